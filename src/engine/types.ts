@@ -1,0 +1,132 @@
+// The stage API: what a stage kind in `stages/` declares and what its `run(ctx)` receives.
+// This file is the contract between the engine (src/engine) and the stages; keep it small and stable.
+import type { Schema, Table } from 'apache-arrow';
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+/** A JSON schema (draft-07, as ajv takes it) for a stage's params. Defaults in it are applied before `run`. */
+export type JsonSchema = Record<string, unknown>;
+
+/** One stage kind: a module in `stages/<kind>.ts` whose default export is a StageDef. */
+export interface StageDef<P = any> {
+  /** The name used in `uses:` (equals the file name in stages/). */
+  kind: string;
+  /** Bump when the code changes what the stage outputs: it is part of the cache key. */
+  version: string;
+  description: string;
+  /** JSON schema of `params` (with defaults). Validated before anything runs. */
+  params: JsonSchema;
+  /** Named upstream inputs this stage takes (pipeline: `inputs: { <name>: <stage id> }`). */
+  inputs?: Record<string, { description: string; optional?: boolean; kinds?: string[] }>;
+  /** Tables and files the stage writes, for docs and `xai show`. */
+  outputs?: Record<string, { description: string; type: 'table' | 'file' | 'files' }>;
+  /**
+   * Files or directories the stage reads besides its upstream outputs (a model file, a dataset folder), as paths
+   * relative to the project root or absolute. Their content is part of the cache key (hashes memoised by
+   * path + size + mtime). May read upstream metas (e.g. a dataset root that an upstream stage recorded).
+   */
+  reads?(params: P, inputs: Record<string, UpstreamMeta>): string[];
+  /** Extra semantic checks after schema validation (e.g. a model config that must exist); throw ConfigError. */
+  check?(params: P, ctx: CheckContext): void | Promise<void>;
+  run(ctx: StageContext<P>): Promise<void>;
+}
+
+export interface CheckContext {
+  projectRoot: string;
+  stageId: string;
+  /** Location of the stage in its pipeline file, for error messages. */
+  where: string;
+}
+
+/** What a downstream stage sees of a finished upstream stage before it runs (for `reads`). */
+export interface UpstreamMeta {
+  stageId: string;
+  kind: string;
+  key: string;
+  meta: Record<string, Json>;
+}
+
+/** A finished upstream stage's outputs. */
+export interface UpstreamOutputs extends UpstreamMeta {
+  /** Absolute path of the cache entry directory. */
+  dir: string;
+  /** Names of the tables it wrote. */
+  tables: string[];
+  /** Reads one of its Arrow tables. */
+  table(name: string): Promise<Table>;
+  /** Absolute path of one of its files (relative name as written). Throws if absent. */
+  file(name: string): string;
+  /** Relative names of all its files (not tables). */
+  files(): string[];
+}
+
+export interface OutputWriter {
+  /** Writes a whole Arrow table `name` (stored as `<name>.arrow`). */
+  table(name: string, table: Table): Promise<void>;
+  /** Writes a file (PNG, SVG, JSON, …) at a relative path inside the stage's output directory. */
+  file(relPath: string, data: Uint8Array | string): Promise<void>;
+  /** Absolute path where a stage may write large files directly (e.g. a generated dataset); committed with the rest. */
+  path(relPath: string): string;
+  /** Small JSON metadata for downstream stages (recorded in the manifest). */
+  meta(key: string, value: Json): void;
+}
+
+export interface Logger {
+  info(msg: string): void;
+  warn(msg: string): void;
+  debug(msg: string): void;
+}
+
+export interface ItemError {
+  item: string;
+  message: string;
+}
+
+export interface MapOptions<I> {
+  /** Output table name; the table holds the rows of all items, in item order. */
+  table: string;
+  items: readonly I[];
+  /** Stable id per item (image id); used to record finished items for resume. */
+  id(item: I, index: number): string;
+  /** Arrow schema of the rows. */
+  schema: Schema;
+  /** Items per chunk written to disk (resume granularity). Default 16. */
+  chunkSize?: number;
+  /**
+   * Computes the rows for one item (object per row, keys = schema fields). Files written through ctx.out.file
+   * inside `fn` are kept across resume. Throwing records the item as bad (table `<table>_errors`) unless the
+   * pipeline sets `fail_on_item_error`.
+   */
+  fn(item: I, index: number): Promise<Record<string, unknown>[]>;
+  /** Optional batched form: computes several items at once (same contract, one result per item). */
+  batchFn?(items: I[], indices: number[]): Promise<Record<string, unknown>[][]>;
+  /** Items per batchFn call. */
+  batchSize?: number;
+}
+
+export interface MapResult {
+  table: Table;
+  /** Items computed in this execution (excludes those resumed from a previous interrupted one). */
+  computed: number;
+  resumed: number;
+  errors: ItemError[];
+}
+
+export interface StageContext<P = any> {
+  stageId: string;
+  kind: string;
+  /** Cache key of this execution. */
+  key: string;
+  params: P;
+  inputs: Record<string, UpstreamOutputs>;
+  out: OutputWriter;
+  log: Logger;
+  signal: AbortSignal;
+  projectRoot: string;
+  /** Resolves a path from the pipeline/config relative to the project root. */
+  resolve(p: string): string;
+  /** Reports progress for the live display (items done of total). */
+  progress(done: number, total: number, unit?: string): void;
+  /** Per-item map with chunking, resume, progress and bad-item recording. */
+  map<I>(opts: MapOptions<I>): Promise<MapResult>;
+}
