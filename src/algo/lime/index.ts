@@ -1,0 +1,22 @@
+// LIME for images (lime 0.2.0.1 semantics) as pure algorithms; see explain.ts for the entry point.
+export { explainInstance, labelExplanation } from './explain.ts';
+export type { ClassifierFn, Preprocess, ExplainOptions, ImageExplanation, LabelExplanation, SegmentWeight, ExplainTimes } from './explain.ts';
+export { getImageAndMask } from './mask.ts';
+export type { MaskOptions } from './mask.ts';
+export * from './segment/index.ts';
+export { Rng, STREAM } from './rng.ts';
+export type { RgbImage } from './image.ts';
+export { rgbToLab, rgbPlanesToLab, toFloatPlanes, gaussianFilter2d, gaussianKernel1d, checkImage } from './image.ts';
+export { fudgedImage, sampleData, sampleRows, normalizeToNCHW, segmentRuns, assembleNCHW, perturbedImage } from './perturb.ts';
+export type { HideColor, NormalizeSpec, SegmentRuns } from './perturb.ts';
+export { rowDistance, distancesToRef, checkMetric, DISTANCE_METRICS } from './distance.ts';
+export type { DistanceMetric } from './distance.ts';
+export { kernelWeight, kernelWeights, DEFAULT_KERNEL_WIDTH } from './kernel.ts';
+export { ridgeFit, ridgeFromMoments, ridgePredict, ridgeScore, weightedR2, centredMoments, selectColumns } from './ridge.ts';
+export type { Design, RidgeModel, CentredMoments } from './ridge.ts';
+export { selectFeatures, forwardSelection, highestWeights, lassoPathSelection, FEATURE_SELECTIONS } from './select.ts';
+export type { FeatureSelection } from './select.ts';
+export { larsPath } from './lars.ts';
+export type { LarsPath, LarsOptions } from './lars.ts';
+export { StabilityMonitor, normalQuantile } from './auto.ts';
+export type { AutoSamplesOptions, Checkpoint, LabelCheck } from './auto.ts';

@@ -1,0 +1,103 @@
+// Seeded PRNG for LIME: xoshiro128** (Blackman & Vigna 2018) seeded through splitmix32, so the same seed gives the
+// same segmentation tie-breaking noise and the same perturbation matrix on every machine (pure 32-bit integer
+// arithmetic through Math.imul; no platform-dependent state).
+// Departure from lime: lime draws from numpy's RandomState (MT19937); reproducing numpy's exact stream is NOT a goal,
+// so a lime run and an xai-pipeline run with the same seed give different (but equally distributed) samples.
+
+/** splitmix32 step (32-bit SplitMix variant: golden-ratio increment, hash-prospector finaliser). */
+function splitmix32(state: { s: number }): number {
+  state.s = (state.s + 0x9e3779b9) | 0;
+  let z = state.s;
+  z = Math.imul(z ^ (z >>> 16), 0x21f0aaad);
+  z = Math.imul(z ^ (z >>> 15), 0x735a2d97);
+  return (z ^ (z >>> 15)) >>> 0;
+}
+
+/** Well-known stream ids, so independent consumers of one seed never share a stream. */
+export const STREAM = { sampling: 0, segmentation: 1, auto: 2 } as const;
+
+export class Rng {
+  private a: number;
+  private b: number;
+  private c: number;
+  private d: number;
+  private spare = NaN; // cached second Box–Muller deviate
+
+  /**
+   * @param seed any integer (taken modulo 2^32; negative and > 2^32 values are folded in).
+   * @param stream independent sub-stream id (0, 1, 2, …); the pair (seed, stream) fixes the sequence.
+   */
+  constructor(seed: number, stream = 0) {
+    if (!Number.isFinite(seed)) throw new RangeError(`Rng: seed must be a finite number, got ${seed}`);
+    const hi = Math.floor(seed / 4294967296) | 0;
+    const st = { s: (seed >>> 0) ^ Math.imul(hi, 0x85ebca6b) ^ Math.imul(stream + 1, 0x27d4eb2f) };
+    this.a = splitmix32(st);
+    this.b = splitmix32(st);
+    this.c = splitmix32(st);
+    this.d = splitmix32(st);
+    if ((this.a | this.b | this.c | this.d) === 0) this.a = 1; // all-zero state is the one forbidden state
+  }
+
+  /** Next raw 32-bit output (unsigned). xoshiro128**. */
+  nextU32(): number {
+    const r = Math.imul(rotl(Math.imul(this.b, 5), 7), 9) >>> 0;
+    const t = this.b << 9;
+    this.c ^= this.a;
+    this.d ^= this.b;
+    this.b ^= this.c;
+    this.a ^= this.d;
+    this.c ^= t;
+    this.d = rotl(this.d, 11);
+    return r;
+  }
+
+  /** Uniform double in [0, 1) with 53 random bits (two outputs: high 27 bits, then 26 bits). */
+  uniform(): number {
+    const x = this.nextU32() >>> 5;
+    const y = this.nextU32() >>> 6;
+    return (x * 67108864 + y) / 9007199254740992;
+  }
+
+  /** Uniform integer in [0, n) (n ≤ 2^32), unbiased (rejection sampling on the 32-bit output). */
+  int(n: number): number {
+    if (!(n >= 1 && n <= 4294967296)) throw new RangeError(`Rng.int: n must be in [1, 2^32], got ${n}`);
+    const limit = 4294967296 - (4294967296 % n);
+    let x: number;
+    do x = this.nextU32();
+    while (x >= limit);
+    return x % n;
+  }
+
+  /**
+   * Fill `out` with independent Bernoulli(0.5) values (0/1). Each 32-bit output supplies 32 draws, least-significant
+   * bit first; a fill always starts on a fresh 32-bit word.
+   */
+  bits(out: Uint8Array): Uint8Array {
+    let word = 0;
+    for (let i = 0; i < out.length; i++) {
+      const k = i & 31;
+      if (k === 0) word = this.nextU32();
+      out[i] = (word >>> k) & 1;
+    }
+    return out;
+  }
+
+  /** Standard normal deviate (Box–Muller on two uniforms; the second deviate of each pair is cached). */
+  normal(): number {
+    if (this.spare === this.spare) {
+      const s = this.spare;
+      this.spare = NaN;
+      return s;
+    }
+    const u1 = 1 - this.uniform(); // (0, 1]
+    const u2 = this.uniform();
+    const r = Math.sqrt(-2 * Math.log(u1));
+    const th = 2 * Math.PI * u2;
+    this.spare = r * Math.sin(th);
+    return r * Math.cos(th);
+  }
+}
+
+function rotl(x: number, k: number): number {
+  return (x << k) | (x >>> (32 - k));
+}
