@@ -1,0 +1,96 @@
+// xai run <pipeline> [--set k=v]… [--force <stage>]… [--jobs N] [--wait] [--verify]
+import { io } from '../io.ts';
+import { availableParallelism } from 'node:os';
+import { parseArgs, intOption } from '../args.ts';
+import { ConfigError } from '../../engine/errors.ts';
+
+export const summary = 'Run a pipeline: compute stale stages, reuse cached ones';
+export const usage = `Usage: xai run <pipeline.yaml> [options]
+
+Validates the pipeline, then runs its stages in dependency order (independent stages concurrently), reusing
+cache entries whose key (kind, version, params, upstream keys, read files) is unchanged. An interrupted run
+resumes per-item stages where they stopped. Outputs: artifacts/<pipeline>/<stage>/ (latest view).
+
+Options:
+  --set stages.<id>.<param>=<value>  override a param (YAML value; repeatable), recorded in the run record
+  --force <stage>                    recompute this stage even if cached ('*' = all; repeatable)
+  --jobs N                           stages run at once (default: number of cores, ${availableParallelism()})
+  --wait                             wait for another run's lock instead of failing
+  --verify                           re-hash every file of reused cache entries (default: files whose mtime changed)
+  --verbose                          show debug logs of stages
+  --quiet                            only errors and the final line
+  -h, --help                         this help
+
+Exit codes: 0 ok, 1 a stage failed (named) or the artifacts are locked, 2 invalid pipeline/arguments
+(nothing runs), 130 interrupted.
+`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs('run', argv, {
+    set: { type: 'string', multiple: true },
+    force: { type: 'string', multiple: true },
+    jobs: { type: 'string', short: 'j' },
+    wait: { type: 'boolean' },
+    verify: { type: 'boolean' },
+    verbose: { type: 'boolean', short: 'v' },
+    quiet: { type: 'boolean', short: 'q' },
+  });
+  if (positionals.length !== 1) throw new ConfigError(`xai run: expected one pipeline file, got ${positionals.length}`, { suggestion: 'xai run pipelines/<name>.yaml' });
+  const jobs = intOption('run', 'jobs', values.jobs);
+  const root = process.cwd();
+  const { analyze } = await import('../../engine/analyze.ts');
+  const plan = await analyze(positionals[0], { root, sets: values.set as string[] | undefined });
+  const force = (values.force as string[] | undefined) ?? [];
+  for (const f of force) {
+    if (f !== '*' && f !== 'all' && !plan.byId.has(f)) {
+      const { didYouMean } = await import('../../engine/errors.ts');
+      throw new ConfigError(`xai run: --force: no stage '${f}' in ${plan.pipeline.file}`, { suggestion: didYouMean(f, plan.byId.keys()) });
+    }
+  }
+  const { EventBus } = await import('../../engine/events.ts');
+  const { attachProgress } = await import('../../engine/progress.ts');
+  const { executePlan } = await import('../../engine/runner.ts');
+  const { LockHeldError } = await import('../../engine/lock.ts');
+  const bus = new EventBus();
+  const tty = Boolean(process.stderr.isTTY) && !process.env.CI;
+  const progress = values.quiet ? undefined : attachProgress(bus, { tty, write: (s) => io.err(s), verbose: Boolean(values.verbose), columns: process.stderr.columns });
+  const ac = new AbortController();
+  let sigints = 0;
+  const onSig = (sig: NodeJS.Signals) => {
+    sigints++;
+    if (sigints > 1) process.exit(130);
+    io.err(`\n${sig}: stopping (finished chunks are kept; rerun to resume; again to quit now)\n`);
+    ac.abort();
+  };
+  process.on('SIGINT', onSig);
+  process.on('SIGTERM', onSig);
+  try {
+    const r = await executePlan(plan, { jobs, force, verify: Boolean(values.verify), wait: Boolean(values.wait), signal: ac.signal, bus, argv: ['run', ...argv],
+      onWait: (h) => io.err(`waiting for the artifacts lock held by pid ${h.pid} on ${h.host} (since ${h.started}) …\n`),
+    });
+    progress?.stop();
+    const counts = Object.values(r.record.stages).reduce<Record<string, number>>((a, s) => ((a[s.status] = (a[s.status] ?? 0) + 1), a), {});
+    const parts = Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ');
+    if (r.interrupted) {
+      io.err(`interrupted after ${r.record.seconds.toFixed(1)}s (${parts}); rerun to resume\n`);
+      return 130;
+    }
+    if (!r.ok) {
+      for (const f of r.failed) io.err(`error: stage '${f.stageId}' failed: ${f.error}\n`);
+      io.err(`run failed in ${r.record.seconds.toFixed(1)}s (${parts}); record ${r.recordFile}\n`);
+      return 1;
+    }
+    io.err(`ok in ${r.record.seconds.toFixed(2)}s (${parts}); outputs in artifacts/${plan.pipeline.name}/\n`);
+    return 0;
+  } catch (e) {
+    progress?.stop();
+    if (e instanceof LockHeldError) {
+      io.err(`error: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  } finally {
+    process.off('SIGINT', onSig);
+    process.off('SIGTERM', onSig);
+  }
+}

@@ -1,0 +1,100 @@
+// xai show <pipeline.yaml> <stage>[.<table>] | xai show <file.arrow>   [--limit N] [--columns a,b] [--json]
+import { io } from '../io.ts';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs, intOption } from '../args.ts';
+import { ConfigError, didYouMean } from '../../engine/errors.ts';
+
+export const summary = 'Print an output table (schema + rows) of a stage, or an .arrow file';
+export const usage = `Usage: xai show <pipeline.yaml> <stage>[.<table>] [options]
+       xai show <file.arrow> [options]
+
+Shows the latest outputs of a stage (its last successful run): with a table name, the table's schema and rows;
+without, the stage's tables (row counts), files and meta, and its table when it has just one.
+
+Options:
+  --limit N        rows to print (default 20)
+  --columns a,b    only these columns
+  --json           JSON output (schema + rows)
+  -h, --help       this help
+`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs('show', argv, { limit: { type: 'string', short: 'n' }, columns: { type: 'string' }, json: { type: 'boolean' } });
+  const limit = intOption('show', 'limit', values.limit, 0) ?? 20;
+  const columns = typeof values.columns === 'string' ? values.columns.split(',').map((c) => c.trim()).filter(Boolean) : undefined;
+  const root = process.cwd();
+  if (positionals.length === 1 && positionals[0].endsWith('.arrow')) {
+    if (!existsSync(positionals[0])) throw new ConfigError(`xai show: file not found: ${positionals[0]}`);
+    return printTable(positionals[0], { limit, columns, json: Boolean(values.json) });
+  }
+  if (positionals.length !== 2) throw new ConfigError(`xai show: expected <pipeline.yaml> <stage>[.<table>] or <file.arrow>`, { suggestion: 'see xai show --help' });
+  const [pipelineFile, target] = positionals;
+  const dot = target.indexOf('.');
+  const stageId = dot < 0 ? target : target.slice(0, dot);
+  const tableName = dot < 0 ? undefined : target.slice(dot + 1);
+  const { loadPipeline } = await import('../../engine/pipeline.ts');
+  const { ArtifactStore } = await import('../../engine/cache.ts');
+  const { readState } = await import('../../engine/runs.ts');
+  const p = loadPipeline(pipelineFile, { root });
+  const ids = p.stages.map((s) => s.id);
+  if (!ids.includes(stageId)) throw new ConfigError(`xai show: no stage '${stageId}' in ${p.file}`, { suggestion: didYouMean(stageId, ids) ?? `stages: ${ids.join(', ')}` });
+  const store = new ArtifactStore(root);
+  const s = readState(store, p.name)?.stages[stageId];
+  const m = s && store.readManifest(s.kind, s.key);
+  if (!s || !m) throw new ConfigError(`xai show: stage '${stageId}' has no outputs yet`, { suggestion: `run: xai run ${p.file}` });
+  const dir = store.entryDir(m.kind, m.key);
+  const tables = Object.keys(m.tables);
+  if (tableName !== undefined) {
+    const t = m.tables[tableName];
+    if (!t) throw new ConfigError(`xai show: stage '${stageId}' has no table '${tableName}'`, { suggestion: didYouMean(tableName, tables) ?? `tables: ${tables.join(', ') || 'none'}` });
+    return printTable(join(dir, t.file), { limit, columns, json: Boolean(values.json) });
+  }
+  const tableFiles = new Set(Object.values(m.tables).map((t) => t.file));
+  const files = m.files.filter((f) => !tableFiles.has(f.path) && f.path !== 'manifest.json');
+  if (values.json) {
+    io.out(JSON.stringify({ stage: stageId, kind: m.kind, key: m.key, dir, tables: m.tables, files: files.map((f) => ({ path: f.path, size: f.size })), meta: m.meta, map: m.map, timings: m.timings }, null, 2) + '\n');
+    return 0;
+  }
+  const lines = [`${stageId} (${m.kind} v${m.version}) key ${m.key}`, `  dir: ${dir}`, `  finished ${m.timings.finished} in ${m.timings.seconds.toFixed(2)}s`];
+  lines.push(`  tables:${tables.length ? '' : ' none'}`);
+  for (const [name, t] of Object.entries(m.tables)) lines.push(`    ${name}: ${t.rows} rows`);
+  if (files.length) {
+    lines.push(`  files: ${files.length}`);
+    for (const f of files.slice(0, 20)) lines.push(`    ${f.path} (${f.size} B)`);
+    if (files.length > 20) lines.push(`    … ${files.length - 20} more`);
+  }
+  if (Object.keys(m.meta).length) {
+    lines.push('  meta:');
+    for (const [k, v] of Object.entries(m.meta)) {
+      const sv = JSON.stringify(v);
+      lines.push(`    ${k}: ${sv.length > 100 ? sv.slice(0, 99) + '…' : sv}`);
+    }
+  }
+  io.out(lines.join('\n') + '\n');
+  const main = tables.filter((t) => !(t.endsWith('_errors') && m.tables[t].rows === 0));
+  if (main.length === 1) {
+    io.out(`\n${main[0]}:\n`);
+    return printTable(join(dir, m.tables[main[0]].file), { limit, columns, json: false });
+  }
+  return 0;
+}
+
+async function printTable(file: string, o: { limit: number; columns?: string[]; json: boolean }): Promise<number> {
+  const { readArrowFile, formatTable, tableToJsonRows } = await import('../../arrow/io.ts');
+  let t;
+  try {
+    t = readArrowFile(file);
+  } catch (e) {
+    throw new ConfigError(`xai show: cannot read ${file} as an Arrow file: ${(e as Error).message}`);
+  }
+  try {
+    if (o.json) {
+      const schema = t.schema.fields.map((f) => ({ name: f.name, type: String(f.type), nullable: f.nullable }));
+      io.out(JSON.stringify({ file, rows: t.numRows, schema, data: tableToJsonRows(t, { limit: o.limit, columns: o.columns }) }) + '\n');
+    } else io.out(formatTable(t, { limit: o.limit, columns: o.columns }));
+  } catch (e) {
+    throw new ConfigError(`xai show: ${(e as Error).message}`);
+  }
+  return 0;
+}

@@ -1,0 +1,292 @@
+// The executor: runs a plan's stages in dependency order on a p-queue (independent stages concurrently), each
+// through cache check → run in its work dir → commit; a failed stage stops its descendants while independent
+// stages finish. Emits RunEvents; writes the run record, the pipeline state and the latest view at the end.
+import { availableParallelism, hostname } from 'node:os';
+import { isAbsolute, resolve } from 'node:path';
+import { rmSync } from 'node:fs';
+import PQueue from 'p-queue';
+import { ArtifactStore, type Manifest } from './cache.ts';
+import { makeContext, upstreamMeta, upstreamOutputs } from './context.ts';
+import { StageError, errorMessage } from './errors.ts';
+import { EventBus } from './events.ts';
+import { HashMemo, hashPath, stageKey } from './fingerprint.ts';
+import { lock as takeLock, type LockInfo } from './lock.ts';
+import { RunRecorder, newRunId, toolVersions, updateState, updateView, writeRunRecord, type RunRecord, type StageRecord } from './runs.ts';
+import type { Plan, PlanStage } from './analyze.ts';
+import type { Json, UpstreamMeta } from './types.ts';
+
+export interface RunOptions {
+  /** Stages run at once (default: number of cores). */
+  jobs?: number;
+  /** Stage ids to recompute even if cached ('*' = all). */
+  force?: string[];
+  /** Re-hash every file of reused entries (default: only files whose mtime changed). */
+  verify?: boolean;
+  /** Wait for another run's lock instead of failing. */
+  wait?: boolean;
+  signal?: AbortSignal;
+  bus?: EventBus;
+  argv?: string[];
+  /** Called once when waiting for another process's lock (with `wait`). */
+  onWait?: (holder: LockInfo) => void;
+}
+
+export interface RunResult {
+  ok: boolean;
+  interrupted: boolean;
+  failed: { stageId: string; error: string }[];
+  record: RunRecord;
+  recordFile: string;
+}
+
+/** Resolves a `reads()` path against the project root. */
+function absRead(root: string, p: string): string {
+  return isAbsolute(p) ? p : resolve(root, p);
+}
+
+/**
+ * Cache key of a stage given its upstreams' manifests: kind, version, params, upstream keys and the content
+ * hashes of the files its `reads()` names.
+ */
+export async function keyFor(
+  st: PlanStage,
+  upstream: Map<string, Manifest>,
+  memo: HashMemo,
+  root: string,
+): Promise<{ key: string; reads: Record<string, string>; upstreamKeys: Record<string, string> }> {
+  const upstreamKeys: Record<string, string> = {};
+  const metas: Record<string, UpstreamMeta> = {};
+  for (const [name, id] of Object.entries(st.inputs)) {
+    const m = upstream.get(id);
+    if (!m) throw new Error(`upstream '${id}' has no output`);
+    upstreamKeys[name] = m.key;
+    metas[name] = upstreamMeta(id, m);
+  }
+  const reads: Record<string, string> = {};
+  if (st.def.reads) {
+    for (const p of st.def.reads(st.params, metas)) reads[p] = await hashPath(absRead(root, p), memo);
+  }
+  const key = stageKey({ kind: st.def.kind, version: st.def.version, params: st.params, upstream: upstreamKeys, reads });
+  return { key, reads, upstreamKeys };
+}
+
+export async function executePlan(plan: Plan, opts: RunOptions = {}): Promise<RunResult> {
+  const root = plan.root;
+  const store = new ArtifactStore(root);
+  const bus = opts.bus ?? new EventBus();
+  const jobs = Math.max(1, opts.jobs ?? availableParallelism());
+  const force = new Set(opts.force ?? []);
+  const forced = (id: string) => force.has(id) || force.has('*') || force.has('all');
+  const argv = opts.argv ?? [];
+  const lk = await takeLock(`${store.dir}/lock`, `xai ${argv.join(' ')}`.trim(), {
+    wait: opts.wait,
+    onWait: opts.onWait,
+  });
+  if (lk.tookOver) bus.emit({ type: 'stage-log', stageId: '-', level: 'warn', message: `took over a stale lock of pid ${lk.tookOver.pid} (started ${lk.tookOver.started})` });
+  const memo = new HashMemo(store.memoFile);
+  const versions = toolVersions(root);
+  const runId = newRunId();
+  const t0 = Date.now();
+  const started = new Date(t0).toISOString();
+  const abort = new AbortController();
+  const onAbort = () => abort.abort(new Error('interrupted'));
+  opts.signal?.addEventListener('abort', onAbort);
+  if (opts.signal?.aborted) onAbort();
+
+  const manifests = new Map<string, Manifest>();
+  const recorder = new RunRecorder(bus);
+  const failed: { stageId: string; error: string }[] = [];
+  const state = new Map<string, 'pending' | 'queued' | 'ok' | 'failed' | 'skipped'>(plan.stages.map((s) => [s.id, 'pending']));
+  const queue = new PQueue({ concurrency: jobs });
+
+  /** A stage's run record: static facts from the plan + what the events said (RunRecorder). */
+  const stageRecord = (st: PlanStage): StageRecord => {
+    const ev = recorder.stages.get(st.id) ?? {};
+    return {
+      kind: st.def.kind,
+      version: st.def.version,
+      uses: st.spec.uses,
+      status: ev.status ?? 'skipped',
+      params: st.params as Json,
+      inputs: ev.inputs ?? Object.fromEntries(Object.entries(st.inputs).map(([n, id]) => [n, { stage: id, key: manifests.get(id)?.key }])),
+      ...(st.spec.includes.length ? { includes: st.spec.includes } : {}),
+      ...ev,
+    } as StageRecord;
+  };
+
+  const runStage = async (st: PlanStage): Promise<void> => {
+    const t = Date.now();
+    try {
+      if (abort.signal.aborted) throw abort.signal.reason;
+      const { key, reads, upstreamKeys } = await keyFor(st, manifests, memo, root);
+      const kind = st.def.kind;
+      const inputsRec = Object.fromEntries(Object.entries(st.inputs).map(([n, id]) => [n, { stage: id, key: upstreamKeys[n] }]));
+      bus.emit({ type: 'stage-key', stageId: st.id, kind, key, inputs: inputsRec, reads });
+      if (!forced(st.id)) {
+        const m = store.readManifest(kind, key);
+        const badItems = m && plan.pipeline.failOnItemError ? Object.values(m.map ?? {}).reduce((a, s) => a + s.errors, 0) : 0;
+        if (badItems > 0) {
+          bus.emit({ type: 'stage-log', stageId: st.id, level: 'info', message: `cached entry has ${badItems} bad item(s) and fail_on_item_error is set: recomputing` });
+        } else if (m) {
+          const problem = await store.verify(m, { full: opts.verify, memo });
+          if (!problem) {
+            manifests.set(st.id, m);
+            bus.emit({ type: 'stage-cached', stageId: st.id, kind, key, backend: m.meta.backend, map: m.map });
+            state.set(st.id, 'ok');
+            return;
+          }
+          bus.emit({ type: 'stage-corrupt', stageId: st.id, key, reason: problem });
+          await store.remove(kind, key);
+        }
+      } else {
+        // A forced stage starts from scratch (no resume of an earlier interrupted attempt).
+        rmSync(store.workDir(kind, key), { recursive: true, force: true });
+      }
+      bus.emit({ type: 'stage-start', stageId: st.id, kind, key });
+      const inputs = Object.fromEntries(Object.entries(st.inputs).map(([name, id]) => [name, upstreamOutputs(id, manifests.get(id)!, store)]));
+      const workDir = store.workDir(kind, key);
+      const { ctx, collected } = makeContext({
+        stageId: st.id,
+        kind,
+        key,
+        params: structuredClone(st.params),
+        inputs,
+        outDir: store.outDir(kind, key),
+        mapDir: `${workDir}/map`,
+        root,
+        signal: abort.signal,
+        bus,
+        failOnItemError: plan.pipeline.failOnItemError,
+      });
+      const s0 = new Date().toISOString();
+      await st.def.run(ctx);
+      if (abort.signal.aborted) throw abort.signal.reason;
+      const seconds = (Date.now() - t) / 1000;
+      const m = await store.commit({
+        format: 1,
+        kind,
+        version: st.def.version,
+        key,
+        stageId: st.id,
+        pipeline: plan.pipeline.name,
+        params: st.params as Json,
+        inputs: upstreamKeys,
+        reads,
+        tables: collected.tables,
+        // Paths into the work dir (from ctx.out.path) point at the committed entry once it is moved there.
+        meta: rewritePaths(collected.meta, store.outDir(kind, key), store.entryDir(kind, key)) as Record<string, Json>,
+        ...(Object.keys(collected.map).length ? { map: collected.map } : {}),
+        timings: { started: s0, finished: new Date().toISOString(), seconds },
+        versions,
+      });
+      manifests.set(st.id, m);
+      state.set(st.id, 'ok');
+      bus.emit({ type: 'stage-done', stageId: st.id, kind, key, seconds, backend: m.meta.backend, map: m.map });
+    } catch (e) {
+      const seconds = (Date.now() - t) / 1000;
+      state.set(st.id, 'failed');
+      if (abort.signal.aborted) {
+        bus.emit({ type: 'stage-failed', stageId: st.id, error: 'interrupted', interrupted: true, seconds });
+        return;
+      }
+      const msg = e instanceof StageError ? e.message.replace(/^stage '[^']*': /, '') : errorMessage(e);
+      failed.push({ stageId: st.id, error: msg });
+      const stack = e instanceof Error && e.stack && !(e instanceof StageError) ? `\n${e.stack.split('\n').slice(1, 6).join('\n')}` : '';
+      bus.emit({ type: 'stage-failed', stageId: st.id, error: msg + (process.env.XAI_DEBUG ? stack : ''), interrupted: false, seconds });
+    } finally {
+      schedule();
+    }
+  };
+
+  const schedule = () => {
+    for (const st of plan.stages) {
+      if (state.get(st.id) !== 'pending') continue;
+      const deps = st.deps.map((d) => state.get(d));
+      const bad = st.deps.find((d) => state.get(d) === 'failed' || state.get(d) === 'skipped');
+      if (bad !== undefined || abort.signal.aborted) {
+        state.set(st.id, 'skipped');
+        const interrupted = abort.signal.aborted;
+        const reason = interrupted ? 'run interrupted' : `upstream '${bad}' ${state.get(bad!) === 'failed' ? 'failed' : 'did not run'}`;
+        bus.emit({ type: 'stage-skipped', stageId: st.id, reason, interrupted });
+        continue;
+      }
+      if (deps.every((d) => d === 'ok')) {
+        state.set(st.id, 'queued');
+        void queue.add(() => runStage(st));
+      }
+    }
+  };
+
+  bus.emit({ type: 'run-start', pipeline: plan.pipeline.name, runId, stages: plan.stages.map((s) => s.id), jobs });
+  let record: RunRecord | undefined;
+  let recordFile = '';
+  try {
+    schedule();
+    // Newly ready stages are added from inside finishing tasks, so onIdle covers the whole DAG.
+    await queue.onIdle();
+    schedule(); // mark anything left (skipped after an interrupt)
+    const interrupted = abort.signal.aborted;
+    const ok = failed.length === 0 && !interrupted;
+    const seconds = (Date.now() - t0) / 1000;
+    const ordered: Record<string, StageRecord> = {};
+    for (const st of plan.stages) ordered[st.id] = stageRecord(st);
+    record = {
+      format: 1,
+      runId,
+      pipeline: plan.pipeline.name,
+      file: plan.pipeline.file,
+      fileHash: plan.pipeline.fileHash,
+      fragments: plan.pipeline.fragments,
+      status: ok ? 'ok' : interrupted ? 'interrupted' : 'failed',
+      started,
+      finished: new Date().toISOString(),
+      seconds,
+      argv,
+      overrides: plan.pipeline.overrides,
+      jobs,
+      host: hostname(),
+      config: {
+        name: plan.pipeline.name,
+        ...(plan.pipeline.description ? { description: plan.pipeline.description } : {}),
+        fail_on_item_error: plan.pipeline.failOnItemError,
+        stages: Object.fromEntries(
+          plan.stages.map((s) => [
+            s.id,
+            { uses: s.spec.uses, kind: s.def.kind, version: s.def.version, inputs: s.inputs, params: s.params as Json, ...(s.spec.includes.length ? { include: s.spec.includes } : {}) },
+          ]),
+        ),
+      },
+      stages: ordered,
+      versions,
+      backends: distinct(Object.values(ordered).map((r) => r.backend).filter((b): b is Json => b !== undefined)),
+    };
+    recordFile = await writeRunRecord(store, record);
+    const pstate = await updateState(store, record);
+    updateView(store, pstate);
+    await memo.save();
+    bus.emit({ type: 'run-end', ok, interrupted, seconds });
+    return { ok, interrupted, failed, record, recordFile };
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
+    recorder.stop();
+    lk.release();
+  }
+}
+
+/** Replaces the prefix `from` of every string in a JSON value (and equal strings) with `to`. */
+export function rewritePaths(v: Json, from: string, to: string): Json {
+  if (typeof v === 'string') return v === from || v.startsWith(from + '/') ? to + v.slice(from.length) : v;
+  if (Array.isArray(v)) return v.map((x) => rewritePaths(x, from, to));
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, rewritePaths(x, from, to)]));
+  return v;
+}
+
+function distinct(values: Json[]): Json[] {
+  const seen = new Set<string>();
+  const out: Json[] = [];
+  for (const v of values) {
+    const k = JSON.stringify(v);
+    if (!seen.has(k)) (seen.add(k), out.push(v));
+  }
+  return out;
+}
