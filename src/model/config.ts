@@ -40,6 +40,8 @@ export interface ModelConfig {
   threads?: number;
   /** Memory budget for batching, MiB (default 512). */
   memory_budget_mb?: number;
+  /** onnxruntime execution provider (default cpu; env XAI_ORT_EP wins). cuda needs the CUDA EP install (README). */
+  execution_provider?: 'cpu' | 'cuda';
 }
 
 /** The JSON schema of a model config (also the core of the `load-model` stage params). */
@@ -65,6 +67,7 @@ export const modelConfigProperties = {
   backend: { enum: ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] },
   threads: { type: 'integer', minimum: 1 },
   memory_budget_mb: { type: 'number', exclusiveMinimum: 0 },
+  execution_provider: { enum: ['cpu', 'cuda'], description: 'onnxruntime execution provider (ONNX models)' },
 } as const;
 
 export const modelConfigSchema = closeSchema({

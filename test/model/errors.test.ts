@@ -176,3 +176,17 @@ describe('static checks (no runtime; load-model check())', () => {
     await rejects(check({ path: 'models/noshard' }), 'weights.bin');
   });
 });
+
+describe('execution provider', () => {
+  const cudaInstalled = (() => {
+    try {
+      const dir = join(process.cwd(), 'node_modules/onnxruntime-node/bin/napi-v6/linux/x64');
+      return readFileSync(join(dir, 'libonnxruntime_providers_cuda.so')).length > 0;
+    } catch {
+      return false;
+    }
+  })();
+  test('cuda without the CUDA EP install: a ConfigError that says how to install it', { skip: cudaInstalled ? 'CUDA EP installed here' : false }, async () => {
+    await rejects(openModel({ path: 'models/net.onnx', execution_provider: 'cuda' }, { root, fresh: true }), 'execution_provider', 'ONNXRUNTIME_NODE_INSTALL=cuda12');
+  });
+});

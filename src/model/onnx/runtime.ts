@@ -21,9 +21,20 @@ export function loadOrt(): Promise<Ort> {
   return ortPromise;
 }
 
-export function sessionOptions(threads: number): ortTypes.InferenceSession.SessionOptions {
+export type ExecutionProvider = 'cpu' | 'cuda';
+
+/** The execution provider: config `execution_provider`, overridden by env XAI_ORT_EP (cpu | cuda). */
+export function executionProvider(configured: ExecutionProvider | undefined): ExecutionProvider {
+  const env = process.env.XAI_ORT_EP;
+  if (env === 'cpu' || env === 'cuda') return env;
+  return configured ?? 'cpu';
+}
+
+export function sessionOptions(threads: number, ep: ExecutionProvider = 'cpu'): ortTypes.InferenceSession.SessionOptions {
   // No CPU memory arena: activations are freed after each run (peak RSS at ResNet-18 b32 ~100 MB lower, same speed).
-  return { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential', enableCpuMemArena: false };
+  const base = { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential', enableCpuMemArena: false } as const;
+  // CUDA needs the CUDA EP binaries, which the default install skips (README: "GPU").
+  return ep === 'cuda' ? { ...base, executionProviders: ['cuda', 'cpu'] } : base;
 }
 
 const DEFAULT_BUDGET_MB = 512;
@@ -53,6 +64,7 @@ export class OnnxModel implements Model {
     private readonly outputName: string,
     private readonly threads: number,
     budgetMb: number,
+    private readonly ep: ExecutionProvider = 'cpu',
   ) {
     this.info = info;
     this.layerByName = new Map(info.layers.map((l) => [l.name, l]));
@@ -92,6 +104,7 @@ export class OnnxModel implements Model {
       throw configError(config, ['output'], `${shown} has no tensor '${outputName}'`, { suggestion: didYouMean(outputName, (proto.graph!.output ?? []).map((o) => o.name ?? '')) });
     }
     const threads = config.threads ?? os.availableParallelism();
+    const ep = executionProvider(config.execution_provider);
 
     // Probe: one batch-1 forward with every node output fetched gives every layer's shape.
     const names: string[] = [];
@@ -99,7 +112,7 @@ export class OnnxModel implements Model {
     for (const n of proto.graph!.node ?? []) for (const o of n.output ?? []) if (o) (names.push(o), ops.set(o, n.opType ?? '?'));
     let shapes: Map<string, number[]>;
     try {
-      const probe = await ort.InferenceSession.create(withOutputs(proto, names), sessionOptions(threads));
+      const probe = await ort.InferenceSession.create(withOutputs(proto, names), sessionOptions(threads, ep));
       const x = new Float32Array(spec.channels * spec.height * spec.width);
       const xdims = layout === 'NCHW' ? [1, spec.channels, spec.height, spec.width] : [1, spec.height, spec.width, spec.channels];
       const r = await probe.run({ [inputName]: new ort.Tensor('float32', x, xdims) });
@@ -111,6 +124,9 @@ export class OnnxModel implements Model {
       await probe.release();
     } catch (e) {
       const msg = (e as Error).message.split('\n')[0];
+      if (ep === 'cuda' && /shared library|Cuda/i.test(msg)) {
+        throw configError(config, ['execution_provider'], `${shown}: the CUDA execution provider is not installed (${msg}); install it with \`ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node\` (README, "GPU") or use execution_provider: cpu`);
+      }
       throw configError(config, config.input?.size ? ['input', 'size'] : ['path'], `${shown}: probe forward at input ${spec.channels}×${spec.height}×${spec.width} failed: ${msg}`);
     }
     const outShape = shapes.get(outputName);
@@ -136,14 +152,14 @@ export class OnnxModel implements Model {
     const info: ModelInfo = {
       id,
       runtime: 'onnx',
-      backend: `onnxruntime-node cpu (${threads} threads)`,
+      backend: ep === 'cuda' ? 'onnxruntime-node cuda' : `onnxruntime-node cpu (${threads} threads)`,
       input: spec,
       labels,
       numClasses,
       layers,
       parameters: parameterCount(proto),
     };
-    const m = new OnnxModel(ort, proto, bytes, info, inputName, outputName, threads, config.memory_budget_mb ?? DEFAULT_BUDGET_MB);
+    const m = new OnnxModel(ort, proto, bytes, info, inputName, outputName, threads, config.memory_budget_mb ?? DEFAULT_BUDGET_MB, ep);
     // Input aliases (an alias naming the graph input) resolve to the input itself.
     for (const [alias, t] of Object.entries(config.layers ?? {})) if (t === inputName) m.aliases[alias] = t;
     return m;
@@ -152,7 +168,7 @@ export class OnnxModel implements Model {
   private session(key: string, make: () => Uint8Array): Promise<ortTypes.InferenceSession> {
     let s = this.sessions.get(key);
     if (!s) {
-      s = Promise.resolve().then(() => this.ort.InferenceSession.create(make(), sessionOptions(this.threads)));
+      s = Promise.resolve().then(() => this.ort.InferenceSession.create(make(), sessionOptions(this.threads, this.ep)));
       this.sessions.set(key, s);
       s.catch(() => this.sessions.delete(key));
     }
