@@ -7,5 +7,6 @@ export { EventBus, type RunEvent } from './events.ts';
 export { attachProgress } from './progress.ts';
 export { ArtifactStore, type Manifest } from './cache.ts';
 export { readState, readLatestRun, listPipelines, type RunRecord, type PipelineState } from './runs.ts';
+export { runSweep, expand, type SweepSpec, type SweepResult, type Combination } from './sweep.ts';
 export { ConfigError, ConfigErrors, StageError, ItemError, itemError, nearest, didYouMean } from './errors.ts';
 export type * from './types.ts';

@@ -6,11 +6,12 @@ import { parse as parseYamlValue } from 'yaml';
 import { ConfigError, ConfigErrors, didYouMean } from './errors.ts';
 import { compile, formatPath, toConfigErrors } from './validate.ts';
 import { displayPath, loadYaml, locate, type PathSeg, type Pos, type YamlSource } from './yamlsrc.ts';
+import { sweepSchema } from './sweep-schema.ts';
 
 export const STAGE_ID = '^[A-Za-z_][A-Za-z0-9_-]*$';
 export const PIPELINE_NAME = '^[A-Za-z0-9][A-Za-z0-9_.-]*$';
 /** Names used by the artifacts layout; a pipeline may not be called so (its latest view lives in artifacts/<name>/). */
-export const RESERVED_NAMES = ['cache', 'work', 'runs', 'lock', 'tmp', 'trash', 'memo.json'];
+export const RESERVED_NAMES = ['cache', 'work', 'runs', 'sweeps', 'lock', 'tmp', 'trash', 'memo.json'];
 
 /** JSON schema of a pipeline file. */
 export const pipelineSchema = {
@@ -21,6 +22,8 @@ export const pipelineSchema = {
     name: { type: 'string', pattern: PIPELINE_NAME },
     description: { type: 'string' },
     fail_on_item_error: { type: 'boolean' },
+    /** Parameter sweep run by `xai sweep` (src/engine/sweep.ts); `xai run` ignores it. */
+    sweep: sweepSchema,
     stages: {
       type: 'object',
       minProperties: 1,
@@ -74,6 +77,8 @@ export interface PipelineSpec {
   stages: StageSpec[];
   /** The `--set` overrides applied, as given. */
   overrides: string[];
+  /** The `sweep:` block as written (validated against sweepSchema), for `xai sweep`. */
+  sweep?: Record<string, unknown>;
 }
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -202,6 +207,7 @@ export function loadPipeline(pipelinePath: string, opts: LoadOptions): PipelineS
     src,
     stages,
     overrides,
+    ...(value.sweep !== undefined ? { sweep: value.sweep as Record<string, unknown> } : {}),
   };
 }
 

@@ -29,6 +29,15 @@ export interface RunOptions {
   argv?: string[];
   /** Called once when waiting for another process's lock (with `wait`). */
   onWait?: (holder: LockInfo) => void;
+  /** Run id (default: time + pid). `xai sweep` derives it from the overrides, so a combination's record is stable. */
+  runId?: string;
+  /**
+   * Update the pipeline's latest.json, state.json and latest view (default true). `xai sweep` runs its combinations
+   * with false: they get a run record, but `xai status`/`show` and artifacts/<pipeline>/ keep the plain run's.
+   */
+  latest?: boolean;
+  /** Sweep facts recorded in the run record (`sweep` field). */
+  sweep?: Json;
 }
 
 export interface RunResult {
@@ -85,7 +94,7 @@ export async function executePlan(plan: Plan, opts: RunOptions = {}): Promise<Ru
   if (lk.tookOver) bus.emit({ type: 'stage-log', stageId: '-', level: 'warn', message: `took over a stale lock of pid ${lk.tookOver.pid} (started ${lk.tookOver.started})` });
   const memo = new HashMemo(store.memoFile);
   const versions = toolVersions(root);
-  const runId = newRunId();
+  const runId = opts.runId ?? newRunId();
   const t0 = Date.now();
   const started = new Date(t0).toISOString();
   const abort = new AbortController();
@@ -259,10 +268,14 @@ export async function executePlan(plan: Plan, opts: RunOptions = {}): Promise<Ru
       stages: ordered,
       versions,
       backends: distinct(Object.values(ordered).map((r) => r.backend).filter((b): b is Json => b !== undefined)),
+      ...(opts.sweep !== undefined ? { sweep: opts.sweep } : {}),
     };
-    recordFile = await writeRunRecord(store, record);
-    const pstate = await updateState(store, record);
-    updateView(store, pstate);
+    const latest = opts.latest ?? true;
+    recordFile = await writeRunRecord(store, record, { latest });
+    if (latest) {
+      const pstate = await updateState(store, record);
+      updateView(store, pstate);
+    }
     await memo.save();
     bus.emit({ type: 'run-end', ok, interrupted, seconds });
     return { ok, interrupted, failed, record, recordFile };

@@ -49,6 +49,8 @@ export interface RunRecord {
   versions: Record<string, string>;
   /** Distinct runtime backends reported by stages. */
   backends: Json[];
+  /** Present on the runs of `xai sweep` combinations: sweep id, the combination's overrides. */
+  sweep?: Json;
 }
 
 export interface StageState {
@@ -142,11 +144,11 @@ export function newRunId(): string {
   return `${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}`;
 }
 
-export async function writeRunRecord(store: ArtifactStore, rec: RunRecord): Promise<string> {
+export async function writeRunRecord(store: ArtifactStore, rec: RunRecord, opts: { latest?: boolean } = {}): Promise<string> {
   const dir = runsDir(store, rec.pipeline);
   const file = join(dir, `${rec.runId}.json`);
   await writeJsonAtomic(file, rec);
-  await writeJsonAtomic(join(dir, 'latest.json'), rec);
+  if (opts.latest ?? true) await writeJsonAtomic(join(dir, 'latest.json'), rec);
   return file;
 }
 

@@ -6,9 +6,9 @@ export const summary = 'Delete cache entries that no pipeline\'s latest outputs 
 export const usage = `Usage: xai gc [--yes] [--wait]
 
 Lists cache entries (artifacts/cache) not used by any pipeline's current state (the last successful execution of
-each of its stages, as recorded under artifacts/runs/), and work directories of interrupted executions that the
-latest run of no pipeline refers to. Dry run: prints what would be deleted and the space freed. With --yes,
-deletes them (taking the artifacts lock).
+each of its stages, as recorded under artifacts/runs/) nor by the combinations of its latest sweep, and work
+directories of interrupted executions that the latest run of no pipeline refers to. Dry run: prints what would be
+deleted and the space freed. With --yes, deletes them (taking the artifacts lock).
 
 Options:
   --yes        really delete
@@ -49,6 +49,8 @@ export async function run(argv: string[]): Promise<number> {
       for (const s of Object.values(readState(store, p)?.stages ?? {})) keep.add(`${s.kind}/${s.key}`);
       for (const s of Object.values(readLatestRun(store, p)?.stages ?? {})) if (s.key) keepWork.add(`${s.kind}/${s.key}`);
     }
+    // The entries of each pipeline's latest sweep (artifacts/sweeps/<pipeline>/latest) are kept too, so the sweep reruns as no-ops.
+    for (const k of (await import('../../engine/sweep.ts')).latestSweepKeys(root)) keep.add(k);
     const { safeName } = await import('../../engine/cache.ts');
     const norm = (k: Set<string>) => new Set([...k].map((x) => { const i = x.lastIndexOf('/'); return `${safeName(x.slice(0, i))}/${x.slice(i + 1)}`; }));
     const keepC = norm(keep);

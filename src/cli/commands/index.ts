@@ -14,4 +14,8 @@ export const commands: Record<string, () => Promise<Command>> = {
   gc: () => import('./gc.ts'),
   inspect: () => import('./inspect.ts'),
   'make-dataset': () => import('./make-dataset.ts'),
+  sweep: () => import('./sweep.ts'),
+  runs: () => import('./runs.ts'),
+  compare: () => import('./compare.ts'),
+  report: () => import('./report.ts'),
 };

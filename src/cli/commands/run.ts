@@ -81,6 +81,7 @@ export async function run(argv: string[]): Promise<number> {
       return 1;
     }
     io.err(`ok in ${r.record.seconds.toFixed(2)}s (${parts}); outputs in artifacts/${plan.pipeline.name}/\n`);
+    if (!values.quiet) io.err((await import('../runs-lib.ts')).outputsSummary(root, r.record));
     return 0;
   } catch (e) {
     progress?.stop();

@@ -1,0 +1,241 @@
+// Stage `compare`: agreement between CAMs and LIME per image, and of each with the ground truth where masks exist
+// (the seed's "Grad-CAM vs LIME by IoU per image" study). Inputs: `lime` (a lime stage: explanations + segments),
+// `cams` (optional, a cam stage: the cams table) and `images` (optional, the dataset: ground-truth masks). The CAM is
+// binarised by a configurable rule, stated in every output row; the metrics are src/algo/compare. Outputs: per_image
+// (with the ranking by agreement), summary (mean / median / spread per method pair), charts/iou_*.svg. The
+// computation is stages/compare/compute.ts.
+import { ConfigError } from '../src/engine/errors.ts';
+import type { Json, StageDef, UpstreamOutputs } from '../src/engine/types.ts';
+import type { BinarizeParams } from './compare/compute.ts';
+
+interface Params {
+  binarize: BinarizeParams;
+  methods?: string[];
+  layers?: string[];
+  lime_label: 'cam-target' | 'top';
+  pointing_tolerance: number;
+  chart: { enabled: boolean; max_bars: number };
+}
+
+export default {
+  kind: 'compare',
+  version: '1',
+  description: 'CAM vs LIME agreement per image (IoU of the binarised CAM and the LIME mask) and each vs ground truth (IoU, pointing game, relevance mass)',
+  params: {
+    type: 'object',
+    properties: {
+      binarize: {
+        type: 'object',
+        default: {},
+        description: 'how the CAM becomes a mask',
+        properties: {
+          rule: {
+            enum: ['same-count', 'top-percent', 'threshold', 'otsu'],
+            default: 'same-count',
+            description: "same-count: as many top CAM pixels as the mask it is compared with (LIME's, or the ground truth's); top-percent: the top `percent` % pixels; threshold: cam ≥ `value`; otsu: cam > Otsu's threshold",
+          },
+          percent: { type: 'number', minimum: 0, maximum: 100, default: 20, description: 'top-percent: % of pixels kept' },
+          value: { type: 'number', default: 0.5, description: 'threshold: the CAM value (cams are in [0, 1])' },
+        },
+      },
+      methods: { type: 'array', items: { type: 'string' }, minItems: 1, description: 'CAM methods to compare (default: every method in the cams table)' },
+      layers: { type: 'array', items: { type: 'string' }, minItems: 1, description: 'CAM layers to compare (default: all)' },
+      lime_label: {
+        enum: ['cam-target', 'top'],
+        default: 'cam-target',
+        description: "which LIME explanation a CAM is compared with: the one of the CAM's target class (falls back to LIME's top label when LIME did not explain that class), or LIME's top label",
+      },
+      pointing_tolerance: { type: 'number', minimum: 0, default: 0, description: 'pointing game: a hit within this many pixels of the mask (Zhang et al. use 15 at 224²)' },
+      chart: {
+        type: 'object',
+        default: {},
+        properties: {
+          enabled: { type: 'boolean', default: true },
+          max_bars: { type: 'integer', minimum: 2, default: 200, description: 'more images than this: the chart shows the best and worst max_bars/2' },
+        },
+      },
+    },
+  },
+  inputs: {
+    lime: { description: 'a lime stage (tables explanations and segments)' },
+    cams: { description: 'a cam stage (table cams); without it only LIME vs ground truth is computed', optional: true },
+    images: { description: 'the dataset stage the explanations were computed on, for ground-truth masks', optional: true, kinds: ['dataset', 'synth-dataset'] },
+  },
+  outputs: {
+    per_image: {
+      description:
+        'one row per image × CAM (method, layer): image, index, label, method, layer, cam_target, cam_target_name, lime_label, lime_label_name, lime_label_matches, ' +
+        'n_segments (LIME superpixels: an image-complexity proxy), lime_ms, rule, cam_pixels, lime_pixels, iou (binarised CAM vs LIME mask), rank (1 = best agreement ' +
+        'for that CAM), gt_pixels, cam_gt_iou, cam_pointing, cam_relevance_mass, lime_gt_iou, lime_pointing, lime_relevance_mass (ground-truth columns null without a mask)',
+      type: 'table',
+    },
+    summary: { description: 'one row per method pair × metric: a, b (lime | gt), metric (iou | pointing | relevance_mass), rule, n, mean, median, std, min, max, best, worst (image ids)', type: 'table' },
+    charts: { description: 'charts/iou_<method>_<layer>.svg: per-image IoU with LIME, best first (charts/lime_gt_iou.svg without CAMs)', type: 'files' },
+  },
+  async run(ctx) {
+    const { computeCompare, perImageSchema, summarySchema, ruleText, camName } = await import('./compare/compute.ts');
+    const { tableFromRows } = await import('../src/arrow/io.ts');
+    const { barChart } = await import('../src/viz/svg.ts');
+    const p = ctx.params;
+    const limeIn = ctx.inputs.lime as UpstreamOutputs;
+    const camsIn = ctx.inputs.cams as UpstreamOutputs | undefined;
+    const imagesIn = ctx.inputs.images as UpstreamOutputs | undefined;
+    for (const t of ['explanations', 'segments']) {
+      if (!limeIn.tables.includes(t)) throw new ConfigError(`input 'lime' (stage '${limeIn.stageId}', kind ${limeIn.kind}) has no table '${t}': is it a lime stage?`);
+    }
+    if (camsIn && !camsIn.tables.includes('cams')) throw new ConfigError(`input 'cams' (stage '${camsIn.stageId}', kind ${camsIn.kind}) has no table 'cams': is it a cam stage?`);
+
+    // LIME: explanations (every label) and segment maps.
+    const ex = await limeIn.table('explanations');
+    const sg = await limeIn.table('segments');
+    const segments = new Map<string, Int32Array>();
+    let H = 0, W = 0;
+    {
+      const ids = sg.getChild('id')!, hs = sg.getChild('height')!, ws = sg.getChild('width')!, ss = sg.getChild('segments')!;
+      for (let r = 0; r < sg.numRows; r++) {
+        segments.set(ids.get(r) as string, Int32Array.from((ss.get(r) as { toArray(): Int32Array }).toArray()));
+        H = hs.get(r) as number;
+        W = ws.get(r) as number;
+      }
+    }
+    const col = (t: typeof ex, n: string) => {
+      const c = t.getChild(n);
+      if (!c) throw new ConfigError(`stage '${limeIn.stageId}': table explanations has no column '${n}'`);
+      return c;
+    };
+    const lime = [];
+    {
+      const c = Object.fromEntries(['id', 'index', 'label', 'label_name', 'rank', 'n_segments', 'total_ms', 'mask', 'local_exp_segments', 'local_exp_weights'].map((n) => [n, col(ex, n)]));
+      for (let r = 0; r < ex.numRows; r++) {
+        lime.push({
+          id: c.id.get(r) as string,
+          index: c.index.get(r) as number,
+          label: c.label.get(r) as number,
+          labelName: (c.label_name.get(r) as string | null) ?? null,
+          rank: c.rank.get(r) as number,
+          nSegments: c.n_segments.get(r) as number,
+          totalMs: c.total_ms.get(r) as number,
+          mask: (c.mask.get(r) as { toArray(): Int8Array }).toArray(),
+          segIds: (c.local_exp_segments.get(r) as { toArray(): Int32Array }).toArray(),
+          weights: (c.local_exp_weights.get(r) as { toArray(): Float64Array }).toArray(),
+        });
+      }
+    }
+    if (lime.length === 0) throw new Error(`stage '${limeIn.stageId}' explained no image`);
+    if (!W) W = Math.round(Math.sqrt(lime[0].mask.length));
+
+    // CAMs (filtered).
+    const cams = [];
+    const { canonicalMethod } = await import('./cam.ts');
+    const norm = (x: string) => canonicalMethod(x) ?? x.toLowerCase();
+    const want = (list: string[] | undefined, v: string) => !list || list.some((x) => norm(x) === norm(v) || x === v);
+    if (camsIn) {
+      const t = await camsIn.table('cams');
+      const c = Object.fromEntries(['image', 'index', 'method', 'layer', 'target', 'target_name', 'label', 'width', 'cam'].map((n) => {
+        const v = t.getChild(n);
+        if (!v) throw new ConfigError(`stage '${camsIn.stageId}': table cams has no column '${n}'`);
+        return [n, v];
+      }));
+      const seen = { methods: new Set<string>(), layers: new Set<string>() };
+      for (let r = 0; r < t.numRows; r++) {
+        const method = c.method.get(r) as string, layer = c.layer.get(r) as string;
+        seen.methods.add(method);
+        seen.layers.add(layer);
+        if (!want(p.methods, method) || !want(p.layers, layer)) continue;
+        const w = c.width.get(r) as number;
+        if (w !== W) throw new ConfigError(`the CAMs of stage '${camsIn.stageId}' are ${w} pixels wide, the LIME masks of '${limeIn.stageId}' ${W}: run both on the same model input size`);
+        cams.push({
+          image: c.image.get(r) as string,
+          index: c.index.get(r) as number,
+          method,
+          layer,
+          target: c.target.get(r) as number,
+          targetName: c.target_name.get(r) as string,
+          label: (c.label.get(r) as string | null) ?? null,
+          cam: (c.cam.get(r) as { toArray(): Float32Array }).toArray(),
+        });
+      }
+      if (cams.length === 0) {
+        throw new ConfigError(`no CAM of stage '${camsIn.stageId}' matches methods ${JSON.stringify(p.methods ?? 'all')} / layers ${JSON.stringify(p.layers ?? 'all')}`, {
+          path: `stages.${ctx.stageId}.params.${p.methods ? 'methods' : 'layers'}`,
+          suggestion: `the table has methods ${[...seen.methods].join(', ')} and layers ${[...seen.layers].join(', ')}`,
+        });
+      }
+    }
+
+    // Ground-truth masks at the explanations' resolution, with the LIME stage's image fit.
+    const gt = new Map<string, Uint8Array>();
+    if (imagesIn) {
+      const { openDataset, refFromMeta, loadItemMask } = await import('../src/data/index.ts');
+      const { readFileSync } = await import('node:fs');
+      let image: { fit?: 'stretch' | 'center-crop'; resize?: number } = {};
+      try {
+        const m = JSON.parse(readFileSync(`${limeIn.dir}/manifest.json`, 'utf8')) as { params?: { image?: typeof image } };
+        image = m.params?.image ?? {};
+      } catch {
+        /* a non-lime upstream without params.image: stretch */
+      }
+      const ds = await openDataset(refFromMeta(imagesIn.meta, imagesIn.stageId), { baseDir: ctx.projectRoot });
+      const byId = new Map(ds.items.map((it) => [it.id, it]));
+      const ids = new Set(lime.map((r) => r.id));
+      let done = 0;
+      for (const id of ids) {
+        const it = byId.get(id);
+        if (it) {
+          const m = await loadItemMask(it, H || W, W, { fit: image.fit ?? 'stretch', resize: image.resize });
+          if (m) gt.set(id, m);
+        }
+        ctx.progress(++done, ids.size, 'masks');
+      }
+      if (gt.size === 0) ctx.log.warn(`dataset of stage '${imagesIn.stageId}' has no ground-truth masks for these images: no comparison with ground truth`);
+    }
+
+    const res = computeCompare({
+      width: W,
+      cams,
+      lime,
+      segments,
+      gt,
+      binarize: p.binarize,
+      limeLabel: p.lime_label,
+      pointingTolerance: p.pointing_tolerance,
+    });
+    await ctx.out.table('per_image', tableFromRows(res.perImage, perImageSchema));
+    await ctx.out.table('summary', tableFromRows(res.summary, summarySchema));
+
+    // Charts: per-image IoU, best first.
+    const charts: string[] = [];
+    if (p.chart.enabled) {
+      const shortId = (s: string) => s.replace(/^.*\//, '').replace(/\.[A-Za-z0-9]+$/, '');
+      const bars = (rows: Record<string, unknown>[], key: string) => {
+        const sorted = rows.filter((r) => r[key] !== null).sort((a, b) => (b[key] as number) - (a[key] as number));
+        const half = Math.floor(p.chart.max_bars / 2);
+        return sorted.length > p.chart.max_bars ? [...sorted.slice(0, half), ...sorted.slice(sorted.length - half)] : sorted;
+      };
+      const names = [...new Set(res.perImage.filter((r) => r.method !== null).map((r) => camName(r.method as string, r.layer as string)))];
+      for (const name of names) {
+        const rows = bars(res.perImage.filter((r) => r.method !== null && camName(r.method as string, r.layer as string) === name), 'iou');
+        const rel = `charts/iou_${name.replace(/[^A-Za-z0-9_.+-]+/g, '_')}.svg`;
+        await ctx.out.file(rel, barChart({ title: `IoU of ${name} (${ruleText(p.binarize).split(' (')[0]}) with LIME per image`, labels: rows.map((r) => shortId(r.image as string)), values: rows.map((r) => r.iou as number), yLabel: 'IoU' }));
+        charts.push(rel);
+      }
+      if (names.length === 0 && gt.size) {
+        const rows = bars(res.perImage, 'lime_gt_iou');
+        await ctx.out.file('charts/lime_gt_iou.svg', barChart({ title: 'IoU of the LIME mask with ground truth per image', labels: rows.map((r) => shortId(r.image as string)), values: rows.map((r) => r.lime_gt_iou as number), yLabel: 'IoU' }));
+        charts.push('charts/lime_gt_iou.svg');
+      }
+    }
+
+    for (const [name, e] of Object.entries(res.extremes)) {
+      const lbl = (x: { label: string | null }) => (x.label ? ` "${x.label}"` : '');
+      ctx.log.info(`${name} vs LIME: highest IoU ${e.best.iou} ${e.best.image}${lbl(e.best)}, lowest ${e.worst.iou} ${e.worst.image}${lbl(e.worst)}; Spearman(IoU, LIME superpixels) ${e.spearman_iou_vs_segments ?? 'n/a'}`);
+    }
+    ctx.out.meta('binarize', { ...p.binarize, text: ruleText(p.binarize) } as unknown as Json);
+    ctx.out.meta('images', new Set(res.perImage.map((r) => r.image)).size);
+    ctx.out.meta('with_gt', gt.size);
+    ctx.out.meta('cams', [...new Set(cams.map((c) => camName(c.method, c.layer)))]);
+    ctx.out.meta('extremes', res.extremes as unknown as Json);
+    ctx.out.meta('metrics', res.metrics);
+    ctx.out.meta('charts', charts);
+  },
+} satisfies StageDef<Params>;

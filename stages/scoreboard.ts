@@ -1,0 +1,163 @@
+// Stage `scoreboard`: the seed's score board entry of one LIME configuration — {avg_iou, avg_time, n_images, params}.
+// avg_iou: the LIME mask's IoU with the ground truth where the image has a mask, else with the chosen CAM (binarised as
+// the compare stage states); avg_time: seconds per image from the lime stage's timing column total_ms (segmentation +
+// sampling/prediction + fit, measured when the lime stage ran). Inputs: `lime` (required) and `compare` (required for
+// the CAM fallback; without it only images with ground truth count, through the lime table's gt_iou column).
+// `xai sweep` collects this stage's meta.scoreboard from every combination into one table.
+import { Field, Float64, Int32, Schema, Utf8 } from 'apache-arrow';
+import { ConfigError } from '../src/engine/errors.ts';
+import type { Json, StageDef, UpstreamOutputs } from '../src/engine/types.ts';
+
+interface Params {
+  against: 'auto' | 'gt' | 'cam';
+  method?: string;
+  /** LIME params left out of `params` (speed-only or display-only settings). */
+  omit: string[];
+}
+
+export const scoreboardSchema = new Schema([
+  new Field('avg_iou', new Float64(), true),
+  new Field('avg_time', new Float64(), true),
+  new Field('n_images', new Int32(), false),
+  new Field('against', new Utf8(), false),
+  new Field('n_gt', new Int32(), false),
+  new Field('n_cam', new Int32(), false),
+  new Field('iou_std', new Float64(), true),
+  new Field('time_std', new Float64(), true),
+  new Field('params', new Utf8(), false),
+  new Field('lime_stage', new Utf8(), false),
+  new Field('lime_key', new Utf8(), false),
+]);
+
+export default {
+  kind: 'scoreboard',
+  version: '1',
+  description: "score board entry of a LIME configuration: {avg_iou, avg_time (s per image), n_images, params}",
+  params: {
+    type: 'object',
+    properties: {
+      against: {
+        enum: ['auto', 'gt', 'cam'],
+        default: 'auto',
+        description: "what the LIME mask is scored against: auto = the ground truth where the image has a mask, else the chosen CAM; gt = ground truth only; cam = the CAM only",
+      },
+      method: { type: 'string', description: "the chosen CAM, as 'method' or 'method@layer' (default: the compare stage's first CAM)" },
+      omit: {
+        type: 'array',
+        items: { type: 'string' },
+        default: ['overlay', 'predict_batch_size', 'limit'],
+        description: 'LIME params left out of the recorded configuration (speed- or display-only)',
+      },
+    },
+  },
+  inputs: {
+    lime: { description: 'the lime stage whose configuration is scored' },
+    compare: { description: 'a compare stage over the same lime stage (per-image IoU with the CAM and ground truth)', optional: true, kinds: ['compare'] },
+  },
+  outputs: {
+    scoreboard: { description: 'one row: avg_iou, avg_time, n_images, against (gt | cam:<method@layer> | mixed), n_gt, n_cam, iou_std, time_std, params (JSON), lime_stage, lime_key', type: 'table' },
+    'scoreboard.json': { description: "{avg_iou, avg_time, n_images, params}: the seed's score board shape", type: 'file' },
+  },
+  async run(ctx) {
+    const { readFileSync } = await import('node:fs');
+    const { summarize } = await import('../src/algo/compare/index.ts');
+    const { tableFromRows } = await import('../src/arrow/io.ts');
+    const p = ctx.params;
+    const limeIn = ctx.inputs.lime as UpstreamOutputs;
+    const cmpIn = ctx.inputs.compare as UpstreamOutputs | undefined;
+    if (!limeIn.tables.includes('explanations')) throw new ConfigError(`input 'lime' (stage '${limeIn.stageId}') has no table 'explanations': is it a lime stage?`);
+    if (p.against === 'cam' && !cmpIn) throw new ConfigError(`against: cam needs the 'compare' input (a compare stage with CAMs)`, { path: `stages.${ctx.stageId}.inputs` });
+
+    // Per image (LIME's top label): time, and gt_iou as the lime stage computed it.
+    const ex = await limeIn.table('explanations');
+    const get = (n: string) => {
+      const c = ex.getChild(n);
+      if (!c) throw new ConfigError(`stage '${limeIn.stageId}': table explanations has no column '${n}'`);
+      return c;
+    };
+    const ids = get('id'), rank = get('rank'), total = get('total_ms'), gtIou = ex.getChild('gt_iou');
+    const images = new Map<string, { ms: number; gt: number | null; cam: number | null }>();
+    for (let r = 0; r < ex.numRows; r++) {
+      if (rank.get(r) !== 0) continue;
+      const g = gtIou?.get(r) as number | null | undefined;
+      images.set(ids.get(r) as string, { ms: total.get(r) as number, gt: g ?? null, cam: null });
+    }
+
+    // From compare: LIME vs GT (same numbers as gt_iou, but for the label compared) and LIME vs the chosen CAM.
+    let camLabel = '';
+    if (cmpIn) {
+      const t = await cmpIn.table('per_image');
+      const c = (n: string) => t.getChild(n)!;
+      const names: string[] = [];
+      for (let r = 0; r < t.numRows; r++) {
+        const m = c('method').get(r) as string | null;
+        if (m !== null) {
+          const nm = `${m}@${c('layer').get(r)}`;
+          if (!names.includes(nm)) names.push(nm);
+        }
+      }
+      let chosen: string | undefined;
+      if (p.method) {
+        chosen = names.find((n) => n === p.method) ?? names.find((n) => n.split('@')[0] === p.method);
+        if (!chosen) throw new ConfigError(`the compare stage '${cmpIn.stageId}' has no CAM '${p.method}'`, { path: `stages.${ctx.stageId}.params.method`, suggestion: names.length ? `CAMs: ${names.join(', ')}` : 'it compared no CAM' });
+      } else chosen = names[0];
+      if (chosen) camLabel = chosen;
+      for (let r = 0; r < t.numRows; r++) {
+        const id = c('image').get(r) as string;
+        const im = images.get(id);
+        if (!im) continue;
+        const m = c('method').get(r) as string | null;
+        if (m === null || `${m}@${c('layer').get(r)}` === chosen) {
+          if (m !== null) im.cam = c('iou').get(r) as number;
+          const lg = c('lime_gt_iou').get(r) as number | null;
+          if (lg !== null) im.gt = lg;
+        }
+      }
+    }
+
+    const ious: number[] = [];
+    const times: number[] = [];
+    let nGt = 0, nCam = 0;
+    for (const im of images.values()) {
+      let v: number | null = null;
+      if (p.against !== 'cam' && im.gt !== null) {
+        v = im.gt;
+        nGt++;
+      } else if (p.against !== 'gt' && im.cam !== null) {
+        v = im.cam;
+        nCam++;
+      }
+      if (v === null) continue;
+      ious.push(v);
+      times.push(im.ms / 1000);
+    }
+    if (ious.length === 0) {
+      throw new ConfigError(
+        p.against === 'gt' ? `no image of stage '${limeIn.stageId}' has a ground-truth mask (against: gt)` : `nothing to score: no ground-truth masks and no CAM to compare with (give the scoreboard a 'compare' input with CAMs)`,
+        { path: `stages.${ctx.stageId}` },
+      );
+    }
+    const against = nCam === 0 ? 'gt' : nGt === 0 ? `cam:${camLabel}` : 'mixed';
+    const si = summarize(ious), st = summarize(times);
+    const r4 = (x: number) => Math.round(x * 1e4) / 1e4;
+    let limeParams: Record<string, Json> = {};
+    try {
+      limeParams = (JSON.parse(readFileSync(`${limeIn.dir}/manifest.json`, 'utf8')) as { params: Record<string, Json> }).params ?? {};
+    } catch {
+      /* no manifest params: empty */
+    }
+    const params = Object.fromEntries(Object.entries(limeParams).filter(([k]) => !p.omit.includes(k)));
+    const entry = { avg_iou: r4(si.mean), avg_time: r4(st.mean), n_images: ious.length, params };
+    await ctx.out.table(
+      'scoreboard',
+      tableFromRows(
+        [{ ...entry, params: JSON.stringify(params), against, n_gt: nGt, n_cam: nCam, iou_std: r4(si.std), time_std: r4(st.std), lime_stage: limeIn.stageId, lime_key: limeIn.key }],
+        scoreboardSchema,
+      ),
+    );
+    await ctx.out.file('scoreboard.json', JSON.stringify(entry, null, 2) + '\n');
+    ctx.log.info(`avg_iou ${entry.avg_iou} (against ${against}), avg_time ${entry.avg_time} s/image, ${entry.n_images} images`);
+    ctx.out.meta('scoreboard', { ...entry, against } as unknown as Json);
+    ctx.out.meta('metrics', { avg_iou: entry.avg_iou, avg_time: entry.avg_time, n_images: entry.n_images });
+  },
+} satisfies StageDef<Params>;
