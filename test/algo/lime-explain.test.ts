@@ -157,3 +157,19 @@ test('get_image_and_mask: positive_only / min_weight / negative_only / both sign
   assert.throws(() => getImageAndMask(exp, 4, { positive_only: true, negative_only: true }), /cannot be true/);
   assert.throws(() => getImageAndMask(exp, 3), /not in explanation/);
 });
+
+test("num_samples 'auto' does not depend on the classifier batch size (it stops at the stable checkpoint)", async () => {
+  const run = (batch_size: number) =>
+    explainInstance({
+      image, segments, classifierFn: makeClassifier(), preprocess: spec, labels: [1], top_labels: null, num_samples: 'auto',
+      batch_size, random_state: 2, auto: { k: 1, max_samples: 3000, step: 50 },
+    });
+  const a = await run(7), b = await run(50), c = await run(128);
+  assert.equal(a.auto!.stopped, 'stable');
+  assert.equal(a.samples, a.auto!.checkpoints.at(-1)!.samples, 'samples = the stable checkpoint');
+  for (const x of [b, c]) {
+    assert.equal(x.samples, a.samples);
+    assert.deepEqual(x.explanations, a.explanations);
+    assert.deepEqual(x.auto!.checkpoints, a.auto!.checkpoints);
+  }
+});

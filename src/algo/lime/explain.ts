@@ -229,6 +229,7 @@ export async function explainInstance(opts: ExplainOptions): Promise<ImageExplan
   const level = autoOpts.level ?? 0.05;
   let stopped: 'stable' | 'cap' = 'cap';
   let stop = false;
+  let stopAt = -1; // 'auto': samples at the stable checkpoint
 
   const assemble = (from: number, count: number): Float32Array => {
     const t = performance.now();
@@ -290,14 +291,25 @@ export async function explainInstance(opts: ExplainOptions): Promise<ImageExplan
       }
     }
     if (monitor) {
-      monitor.addRows(data, from, from + count, weights, preds, numClasses);
+      // Rows enter the monitor up to each checkpoint exactly, and the run stops AT the stable checkpoint: the result
+      // depends on (min_samples, step), not on how the rows were batched for the classifier.
       const step = Math.max(1, autoOpts.step ?? Math.max(batchSize, 50));
-      while (done >= nextCheck && !stop) {
-        monitor.check();
-        nextCheck += step;
-        if (monitor.done) {
-          stop = true;
-          stopped = 'stable';
+      let r = from;
+      const end = from + count;
+      while (r < end && !stop) {
+        const upto = Math.min(end, nextCheck);
+        if (upto > r) {
+          monitor.addRows(data, r, upto, weights, preds, numClasses);
+          r = upto;
+        }
+        if (r === nextCheck) {
+          monitor.check();
+          nextCheck += step;
+          if (monitor.done) {
+            stop = true;
+            stopped = 'stable';
+            stopAt = r;
+          }
         }
       }
     }
@@ -316,7 +328,7 @@ export async function explainInstance(opts: ExplainOptions): Promise<ImageExplan
       receive(inflight.from, inflight.count, out);
       inflight = null;
     }
-    // with 'auto', the batch just assembled is still classified and used even if the check above said stop
+    if (stop) break; // 'auto' became stable: the batch just assembled is not needed
     inflight = { from, count, p: Promise.resolve(opts.classifierFn(buf, count)) };
   }
   if (inflight) {
@@ -329,7 +341,7 @@ export async function explainInstance(opts: ExplainOptions): Promise<ImageExplan
 
   // ---- fit per label
   const tFit = performance.now();
-  const n = done;
+  const n = stopAt >= 0 ? stopAt : done;
   const P = preds as Float32Array | null;
   if (!P || !labelsToExplain) throw new Error('explainInstance: no predictions were received');
   const X: Design = { data: data.subarray(0, n * nSeg), n, p: nSeg };

@@ -16,7 +16,8 @@ export type SegmentationSpec =
   | ({ type: 'slic' } & SlicParams)
   | ({ type: 'felzenszwalb' } & FelzenszwalbParams);
 
-const KNOWN: Record<SegmentationSpec['type'], string[]> = {
+/** Parameter names each algorithm accepts (scikit-image's keyword names). */
+export const SEGMENTATION_PARAMS: Record<SegmentationSpec['type'], readonly string[]> = {
   quickshift: ['ratio', 'kernel_size', 'max_dist', 'sigma', 'convert2lab', 'random_seed'],
   slic: ['n_segments', 'compactness', 'max_num_iter', 'max_iter', 'start_label', 'sigma', 'convert2lab', 'enforce_connectivity', 'min_size_factor', 'max_size_factor'],
   felzenszwalb: ['scale', 'sigma', 'min_size'],
@@ -25,7 +26,7 @@ const KNOWN: Record<SegmentationSpec['type'], string[]> = {
 /** Run the named algorithm; unknown parameter names are an error (as lime's `_check_params`). */
 export function segment(image: RgbImage, spec: SegmentationSpec): Segmentation {
   const { type, ...params } = spec as { type: string } & Record<string, unknown>;
-  const known = KNOWN[type as SegmentationSpec['type']];
+  const known = SEGMENTATION_PARAMS[type as SegmentationSpec['type']];
   if (!known) throw new RangeError(`segmentation: unknown algorithm '${type}' (expected quickshift, slic or felzenszwalb)`);
   for (const k of Object.keys(params))
     if (!known.includes(k)) throw new RangeError(`segmentation ${type}: '${k}' is not a valid parameter (known: ${known.join(', ')})`);
