@@ -65,6 +65,11 @@ export interface Model {
    * a class target). Layer `input` means the input image.
    */
   gradients(batch: Tensor, layer: string, weights: Float32Array): Promise<GradientResult>;
+  /**
+   * Optional: the gradient of each image's top-1 logit (argmax of its logits, first on ties) w.r.t. a layer, in one
+   * forward + backward (no separate forward to find the class); `targets` are those classes. Used by the CAM stage.
+   */
+  gradientsTop1?(batch: Tensor, layer: string): Promise<GradientResult & { targets: number[] }>;
   /** Logits computed from a layer's activations (the head of the network after that layer). */
   forwardFrom(layer: string, activations: Tensor): Promise<Tensor>;
   /** Largest batch that fits a memory budget in bytes (activations of the widest layer dominate). */

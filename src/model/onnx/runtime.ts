@@ -286,6 +286,37 @@ export class OnnxModel implements Model {
   }
   private gradNames = new Map<string, GradNames>();
 
+  /** Gradients for each image's top-1 class (argmax of its logits, first on ties) in one pass; see Model.gradientsTop1. */
+  async gradientsTop1(batch: Tensor, layer: string): Promise<GradientResult & { targets: number[] }> {
+    const t = this.resolve(layer);
+    const spec = './backward/index.ts';
+    const backward = (await import(spec)) as BackwardModule;
+    const { top1WeightsGraph } = await import('./top1.ts');
+    const key = `top1:${t}`;
+    const s = await this.session(`gradtop1:${t}`, () => {
+      const g = backward.buildGradientGraph(this.proto, { layer: t, logits: this.outputName });
+      this.gradNames.set(key, { inputs: g.inputs, outputs: g.outputs });
+      return encodeModel(top1WeightsGraph(g.model, g.inputs.weights, g.outputs.logits, this.info.numClasses));
+    });
+    const nm = this.gradNames.get(key)!;
+    const atInput = t === this.inputName;
+    const parts: { a: Tensor; g: Tensor; l: Tensor }[] = [];
+    for (let i = 0; i < batch.shape[0]; i += this.maxBatch) {
+      const b = sliceBatch(batch, i, Math.min(this.maxBatch, batch.shape[0] - i));
+      const r = await s.run({ [nm.inputs.image]: this.toModelInput(b) }, [nm.outputs.activations, nm.outputs.logits, nm.outputs.gradients]);
+      parts.push({ a: this.fromModel(r[nm.outputs.activations], atInput), g: this.fromModel(r[nm.outputs.gradients], atInput), l: this.fromModel(r[nm.outputs.logits]) });
+    }
+    const logits = concatBatch(parts.map((p) => p.l));
+    const k = logits.shape[1];
+    const targets: number[] = [];
+    for (let r = 0; r < logits.shape[0]; r++) {
+      let best = 0;
+      for (let c = 1; c < k; c++) if (logits.data[r * k + c] > logits.data[r * k + best]) best = c;
+      targets.push(best);
+    }
+    return { activations: concatBatch(parts.map((p) => p.a)), gradients: concatBatch(parts.map((p) => p.g)), logits, targets };
+  }
+
   batchSizeFor(budgetBytes: number): number {
     const { channels, height, width } = this.info.input;
     return batchSizeFromLayers(this.info.layers, channels * height * width, budgetBytes);
