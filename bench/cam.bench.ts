@@ -1,5 +1,5 @@
 // CAM stage bench: ResNet-18-shaped ONNX (random weights, src/model/testing/nets.ts), 224² (112² with --quick),
-// ms/image of each method at layer4 and layer3 through the stage's batch computation (stages/cam/compute.ts: model
+// ms/image of each method at layer4 and layer3 through the stage's batch computation (src/explain/cam.ts: model
 // calls + CAM algorithms + rows; images pre-decoded, overlays off), against forwards measured in the same run:
 // - Grad-CAM family, EigenCAM: ≤ 2× a forward (Model.predict ms/image at the same batch size), for the default top-1
 //   target (a forward for the targets, then the gradient call) and, for Grad-CAM, for a given class;
@@ -24,7 +24,7 @@ interface Cost {
 
 const bench: BenchFn = async ({ quick }) => {
   const { openModel, closeModels } = await import('../src/model/index.ts');
-  const { computeCams } = await import('../stages/cam/compute.ts');
+  const { computeCams } = await import('../src/explain/cam.ts');
   const { normalize, normalizationLut } = await import('../src/image/io.ts');
   const size = quick ? 112 : 224;
   const nGrad = quick ? 4 : 8; // images per batch for the gradient family

@@ -1,4 +1,4 @@
-// The `lime` stage's code path (stages/lime/compute.ts: segmentImage + explainItem, the functions the stage's ctx.map
+// The `lime` stage's code path (src/explain/lime.ts: segmentImage + explainItem, the functions the stage's ctx.map
 // calls) on real models:
 // 1. a ResNet-18-shaped ONNX net at 224² (random weights, onnxruntime-node CPU), 1000 samples, lime's default
 //    quickshift(4, 200, 0.2): LIME wall time per image vs 1000 × the measured forward time per image (target ≤ 1.15×),
@@ -11,7 +11,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchFigure, BenchFn } from './types.ts';
 import { syntheticImage } from './lime.bench.ts';
-import type { LimeParams } from '../stages/lime/compute.ts';
+import type { LimeParams } from '../src/explain/lime.ts';
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -31,7 +31,7 @@ const load = () => `os.loadavg ${os.loadavg()[0].toFixed(1)} on ${os.cpus().leng
 
 const bench: BenchFn = async ({ quick }) => {
   const figures: BenchFigure[] = [];
-  const c = await import('../stages/lime/compute.ts');
+  const c = await import('../src/explain/lime.ts');
   const { openModel, loadModelConfig } = await import('../src/model/index.ts');
   const { encodePng } = await import('../src/image/io.ts');
   const png = (d: Uint8Array, w: number, h: number) => encodePng(d, w, h, 3);

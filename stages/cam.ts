@@ -157,7 +157,7 @@ export default {
   async run(ctx) {
     const { openModel } = await import('../src/model/index.ts');
     const { openDataset, refFromMeta } = await import('../src/data/index.ts');
-    const { computeCams, camSchema, pointingSummary, resolveTargetSpec } = await import('./cam/compute.ts');
+    const { computeCams, camSchema, pointingSummary, resolveTargetSpec } = await import('../src/explain/cam.ts');
     const p = ctx.params;
     const modelIn = ctx.inputs.model as UpstreamOutputs;
     const imagesIn = ctx.inputs.images as UpstreamOutputs;

@@ -3,10 +3,10 @@
 // `cams` (optional, a cam stage: the cams table) and `images` (optional, the dataset: ground-truth masks). The CAM is
 // binarised by a configurable rule, stated in every output row; the metrics are src/algo/compare. Outputs: per_image
 // (with the ranking by agreement), summary (mean / median / spread per method pair), charts/iou_*.svg. The
-// computation is stages/compare/compute.ts.
+// computation is src/explain/compare.ts.
 import { ConfigError } from '../src/engine/errors.ts';
 import type { Json, StageDef, UpstreamOutputs } from '../src/engine/types.ts';
-import type { BinarizeParams } from './compare/compute.ts';
+import type { BinarizeParams } from '../src/explain/compare.ts';
 
 interface Params {
   binarize: BinarizeParams;
@@ -73,7 +73,7 @@ export default {
     charts: { description: 'charts/iou_<method>_<layer>.svg: per-image IoU with LIME, best first (charts/lime_gt_iou.svg without CAMs)', type: 'files' },
   },
   async run(ctx) {
-    const { computeCompare, perImageSchema, summarySchema, ruleText, camName } = await import('./compare/compute.ts');
+    const { computeCompare, perImageSchema, summarySchema, ruleText, camName } = await import('../src/explain/compare.ts');
     const { tableFromRows } = await import('../src/arrow/io.ts');
     const { barChart } = await import('../src/viz/svg.ts');
     const p = ctx.params;

@@ -7,7 +7,7 @@
 // Grayscale images reach the stage as RGB (the image loader copies the grey band into R, G, B — lime's gray2rgb).
 import { ConfigError, didYouMean } from '../src/engine/errors.ts';
 import type { Json, StageDef, UpstreamOutputs } from '../src/engine/types.ts';
-import type { LimeParams } from './lime/compute.ts';
+import type { LimeParams } from '../src/explain/lime.ts';
 
 const FEATURE_SELECTIONS = ['auto', 'forward_selection', 'highest_weights', 'lasso_path', 'none'];
 const DISTANCE_HINT = 'cosine (default), euclidean/l2, sqeuclidean, manhattan/cityblock/l1, chebyshev, minkowski, braycurtis, canberra, hamming, jaccard, dice, …';
@@ -143,7 +143,7 @@ export default {
       new ConfigError(detail, { file: ctx.where, path: at(field), ...extra });
     const { checkMetric, DISTANCE_METRICS } = await import('../src/algo/lime/distance.ts');
     const { segment, SEGMENTATION_PARAMS } = await import('../src/algo/lime/segment/index.ts');
-    const { segmentationSpec, SEGMENTATION_NAMES } = await import('./lime/compute.ts');
+    const { segmentationSpec, SEGMENTATION_NAMES } = await import('../src/explain/lime.ts');
     try {
       checkMetric(params.distance_metric);
     } catch {
@@ -201,7 +201,7 @@ export default {
     const { openDataset, refFromMeta, loadItemRgb, loadItemMask } = await import('../src/data/index.ts');
     const { encodePng } = await import('../src/image/io.ts');
     const { tableFromRows } = await import('../src/arrow/io.ts');
-    const c = await import('./lime/compute.ts');
+    const c = await import('../src/explain/lime.ts');
     const p = ctx.params;
     const modelIn = ctx.inputs.model as UpstreamOutputs;
     const imagesIn = ctx.inputs.images as UpstreamOutputs;

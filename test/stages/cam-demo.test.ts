@@ -47,7 +47,7 @@ test('demo model: gradient CAMs (and EigenCAM) equal between ONNX and TF.js', { 
   const { generateShapes } = await import('../../src/data/synth/shapes.ts');
   const { openDataset } = await import('../../src/data/index.ts');
   const { loadModelConfig, openModel } = await import('../../src/model/index.ts');
-  const { computeCams } = await import('../../stages/cam/compute.ts');
+  const { computeCams } = await import('../../src/explain/cam.ts');
   const res = await generateShapes(join(dir, 'eq'), { count: 6, size: 128, seed: 4 });
   const ds = await openDataset(res.ref);
   const items = ds.items.slice(0, 6);

@@ -1,4 +1,4 @@
-// The cam stage's batch computation (stages/cam/compute.ts) on the same random-weight ResNet-style net in both
+// The cam stage's batch computation (src/explain/cam.ts) on the same random-weight ResNet-style net in both
 // runtimes (ONNX on onnxruntime-node, TF.js layers on wasm): all eight methods give the same maps, targets, scores
 // and probabilities — gradient methods through Model.gradients, Ablation-CAM through forwardFrom, Score-CAM through
 // predict, EigenCAM through activations. (The demo-model version of this check is in cam-demo.test.ts.)
@@ -12,7 +12,7 @@ import { closeModels, openModel } from '../../src/model/index.ts';
 import { selectBackend } from '../../src/model/tfjs/backend.ts';
 import { fileSaveHandler } from '../../src/model/tfjs/io.ts';
 import { encodePng } from '../../src/image/io.ts';
-import { computeCams } from '../../stages/cam/compute.ts';
+import { computeCams } from '../../src/explain/cam.ts';
 
 const dir = mkdtempSync(join(os.tmpdir(), 'xai-cam-runtimes-'));
 after(async () => {

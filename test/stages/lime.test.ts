@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { GraphBuilder } from '../../src/model/onnx/builder.ts';
 import { readArrowFile } from '../../src/arrow/io.ts';
 import { decodeImage } from '../../src/image/io.ts';
-import { findBoundariesOuter } from '../../stages/lime/compute.ts';
+import { findBoundariesOuter } from '../../src/explain/lime.ts';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const bin = join(repo, 'bin', 'xai.mjs');

@@ -4,9 +4,9 @@
 // over get_image_and_mask(positive_only=False)'s image), and the Arrow rows/schemas of the stage's tables.
 // Imported lazily by the stage (pulls the model/image modules); the bench runs the same functions.
 import { Field, FixedSizeList, Float32, Float64, Int32, Int8, List, Schema, Utf8, type Table } from 'apache-arrow';
-import { explainInstance, getImageAndMask, labelExplanation, segment, Rng, STREAM } from '../../src/algo/lime/index.ts';
-import type { ExplainOptions, ImageExplanation, RgbImage, SegmentationSpec } from '../../src/algo/lime/index.ts';
-import type { Model } from '../../src/model/types.ts';
+import { explainInstance, getImageAndMask, labelExplanation, segment, Rng, STREAM } from '../algo/lime/index.ts';
+import type { ExplainOptions, ImageExplanation, RgbImage, SegmentationSpec } from '../algo/lime/index.ts';
+import type { Model } from '../model/types.ts';
 
 /** The stage's params (lime's names; see docs/lime.md). */
 export interface LimeParams {

@@ -3,7 +3,7 @@
 // mass). Metrics are src/algo/compare (IoU: |A∩B|/|A∪B|, 0 when both empty; pointing: argmax, first in row-major
 // order on ties; relevance mass: share of the positive mass inside the mask).
 import { Bool, Field, Float64, Int32, Schema, Utf8 } from 'apache-arrow';
-import { binarize, maskIoU, pointingGame, relevanceMass, summarize, type BinarizeRule } from '../../src/algo/compare/index.ts';
+import { binarize, maskIoU, pointingGame, relevanceMass, summarize, type BinarizeRule } from '../algo/compare/index.ts';
 
 export type RuleName = 'same-count' | 'top-percent' | 'threshold' | 'otsu';
 

@@ -11,13 +11,13 @@ import { Bool, Field, FixedSizeList, Float32, Int32, Schema, Utf8, type Table } 
 import {
   ablationCamWeights, aggregateLayers, argmaxTargets, eigenCam, eigenProjection, gradientCam, oneHotWeights, postprocessCam,
   scoreCamWeights, showCamOnImage, usesGradients, weightedActivations, weightedSum, type GradientCamMethod,
-} from '../../src/algo/cam/index.ts';
-import { ConfigError } from '../../src/engine/errors.ts';
-import { encodePng, normalizationLut, normalize } from '../../src/image/io.ts';
-import type { LoadOptions, RgbImage } from '../../src/image/io.ts';
-import { loadItemMask, loadItemRgb, type DatasetItem } from '../../src/data/index.ts';
-import type { Model, ModelInfo, Tensor } from '../../src/model/types.ts';
-import type { CamParams, Method } from '../cam.ts';
+} from '../algo/cam/index.ts';
+import { ConfigError } from '../engine/errors.ts';
+import { encodePng, normalizationLut, normalize } from '../image/io.ts';
+import type { LoadOptions, RgbImage } from '../image/io.ts';
+import { loadItemMask, loadItemRgb, type DatasetItem } from '../data/index.ts';
+import type { Model, ModelInfo, Tensor } from '../model/types.ts';
+import type { CamParams, Method } from '../../stages/cam.ts'; // the stage's params type (type-only)
 
 export function camSchema(pixels: number): Schema {
   return new Schema([
