@@ -1,0 +1,108 @@
+// The IoU tally of label-units over a range of units of each layer, runnable inline or in a worker thread
+// (src/explain/dissect/worker.mjs). Units are independent in NetDissect's tally, so splitting them across workers gives
+// exactly the counts of one pass (integer sums); each worker reads the parts itself and gets the label maps of each
+// part from the main thread (decoded once).
+import { parentPort, workerData } from 'node:worker_threads';
+import type { ConceptSpace, DenominatorRule, ImageAnnotations, TallyResult } from '../../algo/dissect/index.ts';
+import type { ResizeMode } from '../../algo/resize.ts';
+import { IouTally } from '../../algo/dissect/index.ts';
+import { TopMaps, readPart, type LayerEntry, type Part } from './store.ts';
+
+export interface JobLayer {
+  entry: LayerEntry;
+  /** Unit range [u0, u1) of this job. */
+  u0: number;
+  u1: number;
+  /** Thresholds of units u0..u1−1. */
+  thresholds: Float64Array;
+}
+
+export interface JobOptions {
+  concepts: ConceptSpace;
+  denominator: DenominatorRule;
+  upsample: ResizeMode;
+  topN: number;
+}
+
+export interface JobLayerResult {
+  tally: TallyResult;
+  top: { vals: Float64Array; ids: Int32Array; size: Int32Array; maps: Float32Array };
+}
+
+export class TallyJob {
+  private readonly tallies: IouTally[];
+  private readonly tops: TopMaps[];
+  constructor(
+    readonly layers: JobLayer[],
+    opts: JobOptions,
+  ) {
+    this.tallies = layers.map(
+      (l) =>
+        new IouTally({
+          units: l.u1 - l.u0,
+          featureH: l.entry.height,
+          featureW: l.entry.width,
+          thresholds: l.thresholds,
+          concepts: opts.concepts,
+          denominator: opts.denominator,
+          upsample: opts.upsample,
+        }),
+    );
+    this.tops = layers.map((l) => new TopMaps(l.u1 - l.u0, opts.topN, l.entry.height * l.entry.width));
+  }
+
+  /** One part: per layer its Part (all units), and per image its annotations (null = skipped image). */
+  addPart(pts: Part[], anns: (ImageAnnotations | null)[]): void {
+    const imgs = pts[0].images;
+    for (let b = 0; b < imgs.length; b++) {
+      const ann = anns[b];
+      if (!ann) continue;
+      this.layers.forEach((l, li) => {
+        const pt = pts[li];
+        const n = l.entry.units;
+        const hw = l.entry.height * l.entry.width;
+        this.tallies[li].addImage(pt.maps, (b * n + l.u0) * hw, ann, pt.maxima, b * n + l.u0);
+        const top = this.tops[li];
+        for (let u = l.u0; u < l.u1; u++) top.offer(u - l.u0, imgs[b], pt.maxima[b * n + u], pt.maps, (b * n + u) * hw);
+      });
+    }
+  }
+
+  results(): JobLayerResult[] {
+    return this.layers.map((_, li) => {
+      const t = this.tops[li];
+      return { tally: this.tallies[li].result(), top: { vals: t.vals, ids: t.ids, size: t.size, maps: t.maps } };
+    });
+  }
+}
+
+// ── worker side ──────────────────────────────────────────────────────────────────────────────────────────────
+export interface WorkerInit {
+  layers: JobLayer[];
+  opts: JobOptions;
+  /** Per part, per layer: the part file path. */
+  parts: string[][];
+}
+export type ToWorker = { type: 'part'; k: number; anns: (ImageAnnotations | null)[] } | { type: 'end' };
+export type FromWorker = { type: 'done'; k: number } | { type: 'results'; results: JobLayerResult[] } | { type: 'error'; message: string };
+
+if (parentPort && workerData && (workerData as { xaiTally?: WorkerInit }).xaiTally) {
+  const init = (workerData as { xaiTally: WorkerInit }).xaiTally;
+  const job = new TallyJob(init.layers, init.opts);
+  const port = parentPort;
+  port.on('message', (m: ToWorker) => {
+    try {
+      if (m.type === 'part') {
+        const pts = init.layers.map((l, li) => readPart(init.parts[m.k][li], l.entry.units, l.entry.height, l.entry.width));
+        job.addPart(pts, m.anns);
+        port.postMessage({ type: 'done', k: m.k } satisfies FromWorker);
+      } else {
+        const results = job.results();
+        const transfer = results.flatMap((r) => [r.tally.intersection.buffer, r.tally.activationCat.buffer, r.tally.truth.buffer, r.tally.activated.buffer, r.top.vals.buffer, r.top.ids.buffer, r.top.size.buffer, r.top.maps.buffer]);
+        port.postMessage({ type: 'results', results } satisfies FromWorker, transfer as ArrayBuffer[]);
+      }
+    } catch (e) {
+      port.postMessage({ type: 'error', message: (e as Error).stack ?? String(e) } satisfies FromWorker);
+    }
+  });
+}

@@ -1,0 +1,149 @@
+// Stage `collect-activations` (Network Dissection, step 1): runs the model over a concept dataset in batches and
+// stores, per listed layer, every unit's feature map and every image's per-unit maximum, as chunked Arrow IPC files
+// (one per layer and model batch; layout in src/explain/dissect/store.ts). Per-item resumable through ctx.map (a model batch
+// is written once its forward is done; an interrupted run recomputes only unfinished chunks), progress with ETA.
+// Memory: one batch of images + its activations (+ the next batch's images, decoded ahead); the maps go to disk
+// and are never concatenated in memory (ctx.map's own table holds only image index, id and part per image).
+import type { Json, StageDef } from '../src/engine/types.ts';
+
+export interface CollectParams {
+  layers: string[];
+  batchSize: number;
+  dtype: 'float32' | 'float16';
+  limit?: number;
+}
+
+export default {
+  kind: 'collect-activations',
+  version: '1',
+  description: 'Network Dissection: per-unit feature maps and per-image maxima of the listed layers over a dataset',
+  params: {
+    type: 'object',
+    required: ['layers'],
+    properties: {
+      layers: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1, description: 'layer aliases or tensor names (4-D outputs)' },
+      batchSize: { type: 'integer', minimum: 1, maximum: 1024, default: 32, description: 'images per forward (and per stored part)' },
+      dtype: { enum: ['float32', 'float16'], default: 'float32', description: 'stored map precision (float16 halves disk; thresholds then use the rounded values)' },
+      limit: { type: 'integer', minimum: 1, description: 'only the first N images of the dataset' },
+    },
+  },
+  inputs: {
+    model: { description: 'a load-model stage (meta.config)', kinds: ['load-model'] },
+    dataset: { description: 'a dataset stage (meta.dataset), Broden format for label-units', kinds: ['dataset', 'synth-dataset'] },
+  },
+  outputs: {
+    images: { description: 'one row per image with stored maps: image (dataset index), id, part', type: 'table' },
+    maps: { description: 'maps/index.json + maps/<layer>/p*.arrow: rows (image, unit, max, map[H·W])', type: 'files' },
+  },
+  async run(ctx) {
+    const { existsSync, readdirSync, rmSync, writeFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { Field, Int32, Schema, Utf8 } = await import('apache-arrow');
+    const { openModel } = await import('../src/model/index.ts');
+    const { openDataset, refFromMeta, loadImages } = await import('../src/data/index.ts');
+    const { ConfigError, didYouMean } = await import('../src/engine/errors.ts');
+    const io = await import('../src/explain/dissect/store.ts');
+    const p = ctx.params;
+
+    const config = ctx.inputs.model.meta.config as unknown as import('../src/model/config.ts').ModelConfig;
+    if (!config || typeof config !== 'object') throw new ConfigError(`input 'model' (stage '${ctx.inputs.model.stageId}') recorded no meta.config: connect a load-model stage`);
+    const model = await openModel(config, { root: ctx.projectRoot });
+    const ds = await openDataset(refFromMeta(ctx.inputs.dataset.meta, ctx.inputs.dataset.stageId), { baseDir: ctx.projectRoot });
+    const items = p.limit ? ds.items.slice(0, p.limit) : ds.items;
+    if (items.length === 0) throw new ConfigError(`dataset ${ds.root} has no items`);
+
+    // Layers: aliases or tensor names; 4-D only.
+    const taken = new Set<string>();
+    const layers: import('../src/explain/dissect/store.ts').LayerEntry[] = p.layers.map((name, i) => {
+      const info = model.info.layers.find((l) => l.alias === name) ?? model.info.layers.find((l) => l.name === name);
+      if (!info) {
+        const names = model.info.layers.flatMap((l) => (l.alias ? [l.alias, l.name] : [l.name]));
+        throw new ConfigError(`model '${model.info.id}' has no layer '${name}'`, {
+          path: `stages.${ctx.stageId}.params.layers[${i}]`,
+          suggestion: didYouMean(name, names) ?? `aliases: ${model.info.layers.filter((l) => l.alias).map((l) => l.alias).join(', ') || 'none'} (see \`xai inspect\`)`,
+        });
+      }
+      if (info.shape.length !== 4) throw new ConfigError(`layer '${name}' (${info.name}) has shape [${info.shape.join(', ')}], expected a 4-D feature map`, { path: `stages.${ctx.stageId}.params.layers[${i}]` });
+      return { layer: name, tensor: info.name, units: info.shape[1], height: info.shape[2], width: info.shape[3], dir: io.layerDir(name, taken) };
+    });
+    const perImage = layers.reduce((s, l) => s + l.units * l.height * l.width, 0) * (p.dtype === 'float16' ? 2 : 4);
+    ctx.log.info(
+      `${items.length} images × ${layers.map((l) => `${l.layer} ${l.units}×${l.height}×${l.width}`).join(', ')}: ` +
+        `${((perImage * items.length) / 2 ** 20).toFixed(0)} MiB of ${p.dtype} maps, batch ${p.batchSize}`,
+    );
+
+    const spec = model.info.input;
+    const names = layers.map((l) => l.layer);
+    // Decode the next batch while the current one runs (batches are contiguous within a chunk).
+    let ahead: { first: number; count: number; p: Promise<import('../src/model/types.ts').Tensor> } | undefined;
+    const load = (idx: number[]) => {
+      if (ahead && ahead.first === idx[0] && ahead.count === idx.length) {
+        const got = ahead.p;
+        ahead = undefined;
+        return got;
+      }
+      return loadImages(idx.map((i) => items[i]), spec);
+    };
+    const prefetch = (from: number) => {
+      if (from >= items.length) return;
+      const idx = Array.from({ length: Math.min(p.batchSize, items.length - from) }, (_, j) => from + j);
+      const pr = loadImages(idx.map((i) => items[i]), spec);
+      pr.catch(() => undefined); // a bad image surfaces when the batch is used
+      ahead = { first: from, count: idx.length, p: pr };
+    };
+
+    const forward = async (idx: number[]): Promise<Record<string, unknown>[][]> => {
+      const batch = await load(idx);
+      if (idx.length === p.batchSize) prefetch(idx[idx.length - 1] + 1);
+      const acts = await model.activations(batch, names);
+      const file = io.partFile(idx[0]);
+      for (const l of layers) {
+        const a = acts[l.layer];
+        if (a.shape[0] !== idx.length || a.shape[1] !== l.units || a.shape[2] !== l.height || a.shape[3] !== l.width) {
+          throw new Error(`layer '${l.layer}' gave shape [${a.shape.join(', ')}], expected [${idx.length}, ${l.units}, ${l.height}, ${l.width}]`);
+        }
+        const bytes = io.encodePart(idx, a.data, l.units, l.height, l.width, p.dtype, { layer: l.layer, tensor: l.tensor, dtype: p.dtype });
+        await ctx.out.file(`maps/${l.dir}/${file}`, bytes);
+      }
+      return idx.map((i) => [{ image: i, id: items[i].id, part: file }]);
+    };
+
+    const schema = new Schema([new Field('image', new Int32(), false), new Field('id', new Utf8(), false), new Field('part', new Utf8(), false)]);
+    const res = await ctx.map({
+      table: 'images',
+      items: items.map((it, i) => ({ it, i })),
+      id: (x) => x.it.id,
+      schema,
+      batchSize: p.batchSize,
+      chunkSize: p.batchSize * 2,
+      batchFn: (xs, indices) => forward(indices),
+      fn: async (_x, i) => (await forward([i]))[0],
+    });
+    if (res.errors.length) ctx.log.warn(`${res.errors.length} image(s) failed and are left out (table images_errors); first: ${res.errors[0].item}: ${res.errors[0].message}`);
+
+    // Parts in order (from the per-image rows), then drop part files of abandoned attempts.
+    const partCol = res.table.getChild('part')!;
+    const imageCol = res.table.getChild('image')!;
+    const parts: import('../src/explain/dissect/store.ts').PartEntry[] = [];
+    for (let r = 0; r < res.table.numRows; r++) {
+      const f = String(partCol.get(r));
+      const last = parts[parts.length - 1];
+      if (last && last.file === f) last.count++;
+      else parts.push({ file: f, first: Number(imageCol.get(r)), count: 1 });
+    }
+    if (parts.length === 0) throw new Error('no image could be processed (see images_errors)');
+    const keep = new Set(parts.map((x) => x.file));
+    for (const l of layers) {
+      const dir = ctx.out.path(`maps/${l.dir}`);
+      if (!existsSync(dir)) continue;
+      for (const f of readdirSync(dir)) if (!keep.has(f)) rmSync(join(dir, f), { force: true });
+    }
+    const index: import('../src/explain/dissect/store.ts').FeatureIndex = { format: 1, dtype: p.dtype, images: res.table.numRows, layers, parts };
+    writeFileSync(ctx.out.path(io.INDEX_FILE), JSON.stringify(index, null, 1) + '\n');
+    ctx.out.meta('features', { dtype: p.dtype, images: index.images, layers: layers as unknown as Json });
+    ctx.out.meta('dataset', ctx.inputs.dataset.meta.dataset as Json);
+    ctx.out.meta('model', ctx.inputs.model.meta.config as Json);
+    ctx.out.meta('backend', model.info.backend);
+    ctx.log.info(`${index.images} images, ${parts.length} parts per layer (${res.resumed} resumed)`);
+  },
+} satisfies StageDef<CollectParams>;
