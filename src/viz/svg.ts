@@ -117,6 +117,8 @@ export interface HBarChartOptions {
   xLabel?: string;
   /** Row height in px (default 16). */
   rowHeight?: number;
+  /** Colour order of the groups (a group's colour = its index here), so several charts colour a group alike. */
+  groupOrder?: string[];
 }
 
 /** Horizontal bar chart, one row per item in the given order (concept histograms); legend for groups. */
@@ -128,6 +130,8 @@ export function hBarChart(o: HBarChartOptions): string {
   const right = 40;
   const top = o.title ? 30 : 10;
   const groups = [...new Set(o.items.map((i) => i.group).filter((g): g is string => g !== undefined))];
+  const order = o.groupOrder ? [...o.groupOrder, ...groups.filter((g) => !o.groupOrder!.includes(g))] : groups;
+  if (o.groupOrder) groups.sort((a, b) => order.indexOf(a) - order.indexOf(b));
   const legendH = groups.length ? 18 : 0;
   const bottom = 30 + legendH;
   const height = top + bottom + Math.max(1, o.items.length) * rh;
@@ -142,7 +146,7 @@ export function hBarChart(o: HBarChartOptions): string {
     body.push(text(x(t), top + ph + 12, fmt(t), 'text-anchor="middle"'));
   }
   o.items.forEach((it, i) => {
-    const colour = it.group !== undefined ? PALETTE[groups.indexOf(it.group) % PALETTE.length] : PALETTE[0];
+    const colour = it.group !== undefined ? PALETTE[order.indexOf(it.group) % PALETTE.length] : PALETTE[0];
     const yy = top + i * rh;
     const v = Number.isFinite(it.value) ? it.value : 0;
     body.push(`<rect x="${left}" y="${n2(yy + 2)}" width="${n2(x(v) - left)}" height="${n2(rh - 4)}" fill="${colour}"><title>${escapeXml(`${it.label}: ${fmt(it.value)}`)}</title></rect>`);
@@ -153,8 +157,8 @@ export function hBarChart(o: HBarChartOptions): string {
   if (o.xLabel) body.push(text(left + pw / 2, top + ph + 26, o.xLabel, 'text-anchor="middle"'));
   let lx = left;
   const ly = height - 8;
-  for (const [gi, g] of groups.entries()) {
-    body.push(`<rect x="${n2(lx)}" y="${n2(ly - 9)}" width="10" height="10" fill="${PALETTE[gi % PALETTE.length]}"/>`);
+  for (const g of groups) {
+    body.push(`<rect x="${n2(lx)}" y="${n2(ly - 9)}" width="10" height="10" fill="${PALETTE[order.indexOf(g) % PALETTE.length]}"/>`);
     body.push(text(lx + 13, ly, g));
     lx += 24 + g.length * 6.5;
   }
