@@ -2,6 +2,8 @@
 // state words), its 128-bit state filled by splitmix32 from the seed words. Integer arithmetic only (Math.imul), so
 // the same seed gives the same sequence on every platform.
 
+import { Xoshiro128 } from '../algo/xoshiro.ts';
+
 function splitmix32(state: { s: number }): number {
   state.s = (state.s + 0x9e3779b9) | 0;
   let z = state.s;
@@ -10,14 +12,10 @@ function splitmix32(state: { s: number }): number {
   return (z ^ (z >>> 16)) >>> 0;
 }
 
-export class Rng {
-  private a: number;
-  private b: number;
-  private c: number;
-  private d: number;
-
+export class Rng extends Xoshiro128 {
   /** Seeds from one or more 32-bit integers (e.g. `new Rng(seed, itemIndex)` for an independent per-item stream). */
   constructor(...seeds: number[]) {
+    super();
     const st = { s: 0x5eed1234 };
     for (const s of seeds) {
       if (!Number.isFinite(s)) throw new Error(`Rng: seed must be a finite number, got ${s}`);
@@ -27,24 +25,7 @@ export class Rng {
       st.s = (st.s ^ (Math.floor(s / 4294967296) >>> 0)) | 0;
       st.s = splitmix32(st) | 0;
     }
-    this.a = splitmix32(st);
-    this.b = splitmix32(st);
-    this.c = splitmix32(st);
-    this.d = splitmix32(st);
-    if ((this.a | this.b | this.c | this.d) === 0) this.a = 1;
-  }
-
-  /** Next uniform 32-bit unsigned integer. */
-  nextU32(): number {
-    const result = Math.imul(rotl(Math.imul(this.b, 5), 7), 9) >>> 0;
-    const t = this.b << 9;
-    this.c ^= this.a;
-    this.d ^= this.b;
-    this.b ^= this.c;
-    this.a ^= this.d;
-    this.c ^= t;
-    this.d = rotl(this.d, 11);
-    return result;
+    this.setState(splitmix32(st), splitmix32(st), splitmix32(st), splitmix32(st));
   }
 
   /** Uniform in [0, 1) with 32 bits of resolution. */
@@ -57,24 +38,11 @@ export class Rng {
     return lo + (hi - lo) * this.next();
   }
 
-  /** Uniform integer in [0, n) (n ≤ 2^32), unbiased (rejection). */
-  int(n: number): number {
-    if (n <= 0) throw new Error(`Rng.int: n must be > 0, got ${n}`);
-    const limit = 4294967296 - (4294967296 % n);
-    let x: number;
-    do x = this.nextU32();
-    while (x >= limit);
-    return x % n;
-  }
 
   /** One element of `arr`, uniformly. */
   pick<T>(arr: readonly T[]): T {
     return arr[this.int(arr.length)];
   }
-}
-
-function rotl(x: number, k: number): number {
-  return (x << k) | (x >>> (32 - k));
 }
 
 /** `k` distinct indices of [0, n) sampled uniformly (partial Fisher–Yates), returned in increasing order. */

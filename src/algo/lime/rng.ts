@@ -4,6 +4,8 @@
 // Departure from lime: lime draws from numpy's RandomState (MT19937); reproducing numpy's exact stream is NOT a goal,
 // so a lime run and an xai-pipeline run with the same seed give different (but equally distributed) samples.
 
+import { Xoshiro128 } from '../xoshiro.ts';
+
 /** splitmix32 step (32-bit SplitMix variant: golden-ratio increment, hash-prospector finaliser). */
 function splitmix32(state: { s: number }): number {
   state.s = (state.s + 0x9e3779b9) | 0;
@@ -16,11 +18,7 @@ function splitmix32(state: { s: number }): number {
 /** Well-known stream ids, so independent consumers of one seed never share a stream. */
 export const STREAM = { sampling: 0, segmentation: 1, auto: 2 } as const;
 
-export class Rng {
-  private a: number;
-  private b: number;
-  private c: number;
-  private d: number;
+export class Rng extends Xoshiro128 {
   private spare = NaN; // cached second Box–Muller deviate
 
   /**
@@ -31,24 +29,8 @@ export class Rng {
     if (!Number.isFinite(seed)) throw new RangeError(`Rng: seed must be a finite number, got ${seed}`);
     const hi = Math.floor(seed / 4294967296) | 0;
     const st = { s: (seed >>> 0) ^ Math.imul(hi, 0x85ebca6b) ^ Math.imul(stream + 1, 0x27d4eb2f) };
-    this.a = splitmix32(st);
-    this.b = splitmix32(st);
-    this.c = splitmix32(st);
-    this.d = splitmix32(st);
-    if ((this.a | this.b | this.c | this.d) === 0) this.a = 1; // all-zero state is the one forbidden state
-  }
-
-  /** Next raw 32-bit output (unsigned). xoshiro128**. */
-  nextU32(): number {
-    const r = Math.imul(rotl(Math.imul(this.b, 5), 7), 9) >>> 0;
-    const t = this.b << 9;
-    this.c ^= this.a;
-    this.d ^= this.b;
-    this.b ^= this.c;
-    this.a ^= this.d;
-    this.c ^= t;
-    this.d = rotl(this.d, 11);
-    return r;
+    super();
+    this.setState(splitmix32(st), splitmix32(st), splitmix32(st), splitmix32(st));
   }
 
   /** Uniform double in [0, 1) with 53 random bits (two outputs: high 27 bits, then 26 bits). */
@@ -56,16 +38,6 @@ export class Rng {
     const x = this.nextU32() >>> 5;
     const y = this.nextU32() >>> 6;
     return (x * 67108864 + y) / 9007199254740992;
-  }
-
-  /** Uniform integer in [0, n) (n ≤ 2^32), unbiased (rejection sampling on the 32-bit output). */
-  int(n: number): number {
-    if (!(n >= 1 && n <= 4294967296)) throw new RangeError(`Rng.int: n must be in [1, 2^32], got ${n}`);
-    const limit = 4294967296 - (4294967296 % n);
-    let x: number;
-    do x = this.nextU32();
-    while (x >= limit);
-    return x % n;
   }
 
   /**
@@ -96,8 +68,4 @@ export class Rng {
     this.spare = r * Math.sin(th);
     return r * Math.cos(th);
   }
-}
-
-function rotl(x: number, k: number): number {
-  return (x << k) | (x >>> (32 - k));
 }
