@@ -7,6 +7,7 @@
 // method × target-layer set, the cam at input resolution) and overlay PNGs (show_cam_on_image).
 import type { Json, StageDef, UpstreamOutputs } from '../src/engine/types.ts';
 import { ConfigError } from '../src/engine/errors.ts';
+import { imageFitSchema, limitSchema, modelImagesInputs } from '../src/explain/params.ts';
 
 /** Canonical method names: the `--method` names of pytorch-grad-cam's cam.py. */
 export const METHODS = ['gradcam', 'gradcam++', 'xgradcam', 'hirescam', 'layercam', 'eigencam', 'ablationcam', 'scorecam'] as const;
@@ -111,21 +112,11 @@ export default {
           image_weight: { type: 'number', minimum: 0, maximum: 1, default: 0.5, description: "show_cam_on_image's image_weight" },
         },
       },
-      image: {
-        type: 'object',
-        default: {},
-        properties: {
-          fit: { enum: ['stretch', 'center-crop'], default: 'stretch', description: 'how images reach the model input size' },
-          resize: { type: 'integer', minimum: 1, description: 'center-crop: shorter side before the crop (e.g. 256 for 224)' },
-        },
-      },
-      limit: { type: 'integer', minimum: 1, description: 'use only the first N images of the dataset' },
+      image: imageFitSchema,
+      limit: limitSchema,
     },
   },
-  inputs: {
-    model: { description: 'the classifier (load-model stage)', kinds: ['load-model'] },
-    images: { description: 'the images (dataset or synth-dataset stage)', kinds: ['dataset', 'synth-dataset'] },
-  },
+  inputs: modelImagesInputs,
   outputs: {
     cams: {
       description:

@@ -8,6 +8,7 @@
 import { ConfigError, didYouMean } from '../src/engine/errors.ts';
 import type { Json, StageDef, UpstreamOutputs } from '../src/engine/types.ts';
 import type { LimeParams } from '../src/explain/lime.ts';
+import { imageFitSchema, limitSchema, modelImagesInputs } from '../src/explain/params.ts';
 
 const FEATURE_SELECTIONS = ['auto', 'forward_selection', 'highest_weights', 'lasso_path', 'none'];
 const DISTANCE_HINT = 'cosine (default), euclidean/l2, sqeuclidean, manhattan/cityblock/l1, chebyshev, minkowski, braycurtis, canberra, hamming, jaccard, dice, …';
@@ -110,21 +111,11 @@ export default {
           min_weight: { type: 'number', description: 'default mask.min_weight' },
         },
       },
-      image: {
-        type: 'object',
-        default: {},
-        properties: {
-          fit: { enum: ['stretch', 'center-crop'], default: 'stretch', description: 'how images reach the model input size' },
-          resize: { type: 'integer', minimum: 1, description: 'center-crop: shorter side before the crop (e.g. 256 for 224)' },
-        },
-      },
-      limit: { type: 'integer', minimum: 1, description: 'use only the first N images of the dataset' },
+      image: imageFitSchema,
+      limit: limitSchema,
     },
   },
-  inputs: {
-    model: { description: 'the classifier (load-model stage)', kinds: ['load-model'] },
-    images: { description: 'the images (dataset or synth-dataset stage)', kinds: ['dataset', 'synth-dataset'] },
-  },
+  inputs: modelImagesInputs,
   outputs: {
     explanations: {
       description:
