@@ -1,9 +1,10 @@
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Tensor } from '../../src/model/types.ts';
 import {
   ablationCamWeights, aggregateLayers, eigenCam, gradCamPlusPlusWeights, gradCamWeights, gradientCam, JET_RGB, jet,
   minMaxInPlace, postprocessCam, scoreCamWeights, showCamOnImage, weightedSum, xGradCamWeights,
+  eigenProjection, topEigenvector,
 } from '../../src/algo/cam/index.ts';
 
 const T = (data: number[], shape: number[]): Tensor => ({ data: Float32Array.from(data), shape });
@@ -279,4 +280,245 @@ test('default targets (argmax, first on ties) and one-hot gradient weights', asy
   assert.deepEqual(argmaxTargets(T([1, 3, 3, 0, -1, -2], [2, 3])), [1, 0]);
   assert.deepEqual(Array.from(oneHotWeights([1, 0], 3)), [0, 1, 0, 1, 0, 0]);
   assert.throws(() => oneHotWeights([3], 3), /outside 0..2/);
+});
+
+describe('EigenCAM eigen-solver against a brute-force Jacobi reference', () => {
+  /** Cyclic Jacobi eigen-decomposition of a symmetric n×n matrix: eigenvalues and eigenvectors (columns of V). */
+  function jacobi(m: Float64Array, n: number): { values: Float64Array; vectors: Float64Array } {
+    const a = Float64Array.from(m);
+    const v = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) v[i * n + i] = 1;
+    let fro = 0;
+    for (let i = 0; i < n * n; i++) fro += a[i] * a[i];
+    for (let sweep = 0; sweep < 60; sweep++) {
+      let off = 0;
+      for (let p = 0; p < n; p++) for (let q = p + 1; q < n; q++) off += a[p * n + q] ** 2;
+      if (off <= 1e-34 * fro) break;
+      for (let p = 0; p < n; p++) {
+        for (let q = p + 1; q < n; q++) {
+          const apq = a[p * n + q];
+          if (Math.abs(apq) < 1e-300) continue;
+          const th = (a[q * n + q] - a[p * n + p]) / (2 * apq);
+          const t = (th >= 0 ? 1 : -1) / (Math.abs(th) + Math.sqrt(th * th + 1));
+          const c = 1 / Math.sqrt(t * t + 1);
+          const s = t * c;
+          for (let k = 0; k < n; k++) { // columns p, q of A·R
+            const akp = a[k * n + p], akq = a[k * n + q];
+            a[k * n + p] = c * akp - s * akq;
+            a[k * n + q] = s * akp + c * akq;
+          }
+          for (let k = 0; k < n; k++) { // rows p, q of Rᵀ·(A·R)
+            const apk = a[p * n + k], aqk = a[q * n + k];
+            a[p * n + k] = c * apk - s * aqk;
+            a[q * n + k] = s * apk + c * aqk;
+          }
+          for (let k = 0; k < n; k++) {
+            const vkp = v[k * n + p], vkq = v[k * n + q];
+            v[k * n + p] = c * vkp - s * vkq;
+            v[k * n + q] = s * vkp + c * vkq;
+          }
+        }
+      }
+    }
+    const values = new Float64Array(n);
+    for (let i = 0; i < n; i++) values[i] = a[i * n + i];
+    return { values, vectors: v };
+  }
+
+  /** Top eigenpair of a symmetric matrix by Jacobi, checked by its residual. */
+  function jacobiTop(g: Float64Array, n: number): { vector: Float64Array; value: number; second: number } {
+    const { values, vectors } = jacobi(g, n);
+    const order = [...values.keys()].sort((i, j) => values[j] - values[i]);
+    const top = order[0];
+    const vector = Float64Array.from({ length: n }, (_, i) => vectors[i * n + top]);
+    let res = 0;
+    for (let i = 0; i < n; i++) {
+      let acc = 0;
+      for (let k = 0; k < n; k++) acc += g[i * n + k] * vector[k];
+      res = Math.max(res, Math.abs(acc - values[top] * vector[i]));
+    }
+    assert.ok(res <= 1e-12 * values[top], `reference residual ${res}`);
+    return { vector, value: values[top], second: n > 1 ? values[order[1]] : 0 };
+  }
+
+  const gauss = (r: () => number) => () => Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
+
+  /** n×r matrix (row-major) with orthonormal columns, orthogonal to the ones vector when `centred`. */
+  function orthonormal(n: number, r: number, g: () => number, centred: boolean): Float64Array {
+    const cols: Float64Array[] = [];
+    if (centred) cols.push(new Float64Array(n).fill(1 / Math.sqrt(n)));
+    const start = cols.length;
+    while (cols.length < start + r) {
+      const x = Float64Array.from({ length: n }, g);
+      for (let pass = 0; pass < 2; pass++) {
+        for (const q of cols) {
+          let d = 0;
+          for (let i = 0; i < n; i++) d += q[i] * x[i];
+          for (let i = 0; i < n; i++) x[i] -= d * q[i];
+        }
+      }
+      const nr = Math.hypot(...x);
+      cols.push(x.map((e) => e / nr));
+    }
+    const out = new Float64Array(n * r);
+    for (let j = 0; j < r; j++) for (let i = 0; i < n; i++) out[i * r + j] = cols[start + j][i];
+    return out;
+  }
+
+  /** Centred X (hw × c, row-major, column sums 0) with singular values s (length r ≤ min(hw − 1, c)). */
+  function designed(hw: number, c: number, s: number[], seed: number): Float64Array {
+    const g = gauss(rng(seed));
+    const r = s.length;
+    const u = orthonormal(hw, r, g, true);
+    const v = orthonormal(c, r, g, false);
+    const x = new Float64Array(hw * c);
+    for (let p = 0; p < hw; p++) for (let k = 0; k < c; k++) {
+      let acc = 0;
+      for (let j = 0; j < r; j++) acc += u[p * r + j] * s[j] * v[k * r + j];
+      x[p * c + k] = acc;
+    }
+    return x;
+  }
+
+  /** Spectrum with λ₂/λ₁ = ratio (σ₂ = √ratio·σ₁), then geometric decay. */
+  const spectrum = (r: number, ratio: number) => Array.from({ length: r }, (_, j) => (j === 0 ? 3 : j === 1 ? 3 * Math.sqrt(ratio) : 2.5 * 0.85 ** j));
+
+  /** Reference projection X·v₁ (Σ v₁ ≥ 0) of a centred X (hw × c) through Jacobi on XᵀX. */
+  function referenceProjection(x: Float64Array, hw: number, c: number): Float64Array {
+    const g = new Float64Array(c * c);
+    for (let i = 0; i < c; i++) for (let j = 0; j < c; j++) {
+      let acc = 0;
+      for (let p = 0; p < hw; p++) acc += x[p * c + i] * x[p * c + j];
+      g[i * c + j] = acc;
+    }
+    const { vector: v } = jacobiTop(g, c);
+    const sign = v.reduce((a, b) => a + b, 0) < 0 ? -1 : 1;
+    const proj = new Float64Array(hw);
+    for (let p = 0; p < hw; p++) for (let k = 0; k < c; k++) proj[p] += x[p * c + k] * sign * v[k];
+    return proj;
+  }
+
+  const relErr = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+    let e = 0, nb = 0;
+    for (let i = 0; i < b.length; i++) {
+      e += (a[i] - b[i]) ** 2;
+      nb += b[i] ** 2;
+    }
+    return Math.sqrt(e / nb);
+  };
+
+  // [c, h, w, λ₂/λ₁ or 0 for a random (non-designed) matrix]
+  const shapes: [number, number, number, number][] = [
+    [40, 4, 4, 0], [24, 6, 6, 0], [64, 7, 7, 0], [16, 9, 9, 0], [48, 5, 5, 0.999], [20, 6, 6, 0.999], [30, 3, 3, 0.999],
+  ];
+
+  test('topEigenvector on both Gram sides: projection to 1e-8 relative (incl. λ₂/λ₁ = 0.999)', () => {
+    for (const [c, h, w, ratio] of shapes) {
+      const hw = h * w;
+      let x: Float64Array;
+      if (ratio > 0) x = designed(hw, c, spectrum(Math.min(hw - 1, c), ratio), c * 31 + hw);
+      else {
+        const r = rng(c * 7 + hw);
+        x = Float64Array.from({ length: hw * c }, () => r() * 2 - 0.3);
+      }
+      const ref = referenceProjection(x, hw, c);
+      // XᵀX side: projection X·v
+      const gc = new Float64Array(c * c);
+      for (let i = 0; i < c; i++) for (let j = 0; j < c; j++) for (let p = 0; p < hw; p++) gc[i * c + j] += x[p * c + i] * x[p * c + j];
+      const top = topEigenvector(gc, c);
+      const refTop = jacobiTop(gc, c);
+      if (ratio > 0) assert.ok(Math.abs(refTop.second / refTop.value - ratio) < 1e-9, `designed gap ${refTop.second / refTop.value}`);
+      assert.ok(Math.abs(top.value - refTop.value) <= 1e-12 * refTop.value, `λ₁ ${top.value} vs ${refTop.value}`);
+      assert.ok(Math.abs(Math.hypot(...top.vector) - 1) < 1e-12, 'unit vector');
+      const sc = top.vector.reduce((a, b) => a + b, 0) < 0 ? -1 : 1;
+      const pc = new Float64Array(hw);
+      for (let p = 0; p < hw; p++) for (let k = 0; k < c; k++) pc[p] += x[p * c + k] * sc * top.vector[k];
+      assert.ok(relErr(pc, ref) <= 1e-8, `XᵀX side c=${c} hw=${hw} ratio=${ratio}: ${relErr(pc, ref)}`);
+      // XXᵀ side: projection σ₁·u₁, oriented by Σ_k (Xᵀu)[k]
+      const gh = new Float64Array(hw * hw);
+      for (let p = 0; p < hw; p++) for (let q = 0; q < hw; q++) for (let k = 0; k < c; k++) gh[p * hw + q] += x[p * c + k] * x[q * c + k];
+      const tu = topEigenvector(gh, hw);
+      assert.ok(Math.abs(tu.value - refTop.value) <= 1e-12 * refTop.value, `λ₁ (XXᵀ) ${tu.value} vs ${refTop.value}`);
+      let s = 0;
+      for (let p = 0; p < hw; p++) for (let k = 0; k < c; k++) s += tu.vector[p] * x[p * c + k];
+      const ph = tu.vector.map((e) => (s < 0 ? -1 : 1) * Math.sqrt(tu.value) * e);
+      assert.ok(relErr(ph, ref) <= 1e-8, `XXᵀ side c=${c} hw=${hw} ratio=${ratio}: ${relErr(ph, ref)}`);
+    }
+  });
+
+  test('eigenProjection (batch of 2, channel offsets, both sides) equals the reference to 1e-8 + float32 rounding', () => {
+    for (const [c, h, w, ratio] of shapes) {
+      const hw = h * w;
+      const data = new Float32Array(2 * c * hw);
+      for (let b = 0; b < 2; b++) {
+        const seed = c * 13 + hw + b;
+        const r = rng(seed);
+        const x = ratio > 0 ? designed(hw, c, spectrum(Math.min(hw - 1, c), ratio), seed) : null;
+        for (let k = 0; k < c; k++) {
+          const off = r() * 4 - 1;
+          for (let p = 0; p < hw; p++) data[(b * c + k) * hw + p] = (x ? x[p * c + k] : r() * 2) + off;
+        }
+      }
+      const out = eigenProjection(T([...data], [2, c, h, w]));
+      for (let b = 0; b < 2; b++) {
+        // reference from the same float32 values, centred per channel in float64
+        const x = new Float64Array(hw * c);
+        for (let k = 0; k < c; k++) {
+          let mean = 0;
+          for (let p = 0; p < hw; p++) mean += data[(b * c + k) * hw + p];
+          mean /= hw;
+          for (let p = 0; p < hw; p++) x[p * c + k] = data[(b * c + k) * hw + p] - mean;
+        }
+        const ref = referenceProjection(x, hw, c);
+        const scale = Math.max(...ref.map(Math.abs));
+        const got = out.subarray(b * hw, (b + 1) * hw);
+        for (let p = 0; p < hw; p++) {
+          assert.ok(Math.abs(got[p] - ref[p]) <= 1e-8 * scale + 2 ** -24 * Math.abs(ref[p]),
+            `c=${c} hw=${hw} ratio=${ratio} b=${b} [${p}]: ${got[p]} vs ${ref[p]}`);
+        }
+      }
+    }
+  });
+
+  test('degenerate inputs: zero, rank 1, repeated top eigenvalue (deterministic), NaN', () => {
+    // zero matrix / constant activations: zero vector, zero projection
+    const z = topEigenvector(new Float64Array(9), 3);
+    assert.deepEqual([...z.vector], [0, 0, 0]);
+    assert.equal(z.value, 0);
+    assert.deepEqual([...eigenProjection(T(new Array(2 * 5 * 4).fill(1.5), [2, 5, 2, 2]))], new Array(8).fill(0));
+    // rank 1: G = a aᵀ → ±a/|a|, λ = |a|²
+    const a = [0.3, -1.2, 2, 0.7, 0.1, -0.4];
+    const n = a.length;
+    const na = Math.hypot(...a);
+    const r1 = topEigenvector(Float64Array.from({ length: n * n }, (_, i) => a[Math.floor(i / n)] * a[i % n]), n);
+    assert.ok(Math.abs(r1.value - na * na) <= 1e-12 * na * na, `rank-1 λ ${r1.value}`);
+    const sgn = Math.sign(r1.vector[2]);
+    close(r1.vector, a.map((e) => (sgn * e) / na), 1e-12, 'rank-1 vector');
+    // repeated top eigenvalue: G = Q diag(3, 3, 3, 1, 0.5, 0) Qᵀ; any unit vector of the top eigenspace, the same each call
+    const m = 6;
+    const q = orthonormal(m, m, gauss(rng(99)), false);
+    const d = [3, 3, 3, 1, 0.5, 0];
+    const g = new Float64Array(m * m);
+    for (let i = 0; i < m; i++) for (let j = 0; j < m; j++) for (let k = 0; k < m; k++) g[i * m + j] += q[i * m + k] * d[k] * q[j * m + k];
+    const e1 = topEigenvector(g, m);
+    const e2 = topEigenvector(g, m);
+    assert.deepEqual([...e1.vector], [...e2.vector], 'deterministic');
+    assert.ok(Math.abs(e1.value - 3) < 1e-12, `repeated λ ${e1.value}`);
+    assert.ok(Math.abs(Math.hypot(...e1.vector) - 1) < 1e-12, 'unit');
+    for (let i = 0; i < m; i++) {
+      let acc = 0;
+      for (let k = 0; k < m; k++) acc += g[i * m + k] * e1.vector[k];
+      assert.ok(Math.abs(acc - 3 * e1.vector[i]) < 1e-10, `in the top eigenspace [${i}]`);
+    }
+    // activations with two equal top singular values: the projection is a top singular direction, deterministic
+    const hw = 16, c = 10;
+    const x = designed(hw, c, [2, 2, 1, 0.5], 5);
+    const acts = T(Array.from({ length: c * hw }, (_, i) => x[(i % hw) * c + Math.floor(i / hw)]), [1, c, 4, 4]);
+    const p1 = eigenProjection(acts);
+    assert.deepEqual([...p1], [...eigenProjection(acts)], 'deterministic projection');
+    assert.ok(Math.abs(Math.hypot(...p1) - 2) < 1e-5, `‖projection‖ = σ₁: ${Math.hypot(...p1)}`);
+    // NaN activations count as 0
+    const withNaN = [1, NaN, 3, 4, 0, 1, NaN, 0, 2, 2, 5, -1];
+    close(eigenProjection(T(withNaN, [1, 3, 2, 2])), eigenProjection(T(withNaN.map((e) => (Number.isNaN(e) ? 0 : e)), [1, 3, 2, 2])), 0);
+  });
 });
