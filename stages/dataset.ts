@@ -114,14 +114,16 @@ export default {
     const { resolve } = await import('node:path');
     const { p, where } = await effective(params, ctx.projectRoot);
     const file = where === 'params' ? ctx.where : where;
-    if (!p.root) throw new ConfigError(`dataset needs 'root' (the dataset directory)`, { file, path: 'root' });
+    // key path: inside the pipeline → stages.<id>.params.<key>; inside a config file → the key itself
+    const at = (key: string) => (where === 'params' ? `stages.${ctx.stageId}.params.${key}` : key);
+    if (!p.root) throw new ConfigError(`dataset needs 'root' (the dataset directory)`, { file, path: at('root') });
     const root = resolve(ctx.projectRoot, p.root);
-    if (!existsSync(root)) throw new ConfigError(`dataset root not found: ${root}`, { file, path: 'root' });
+    if (!existsSync(root)) throw new ConfigError(`dataset root not found: ${root}`, { file, path: at('root') });
     if ((p.kind ?? 'folder') === 'broden' && (p.images || p.labels || p.masks || p.classes)) {
-      throw new ConfigError(`'images', 'labels', 'masks' and 'classes' apply to folder datasets, not broden`, { file, path: 'kind' });
+      throw new ConfigError(`'images', 'labels', 'masks' and 'classes' apply to folder datasets, not broden`, { file, path: at('kind') });
     }
     if ((p.kind ?? 'folder') === 'folder' && (p.categories || p.split)) {
-      throw new ConfigError(`'categories' and 'split' apply to broden datasets, not folder`, { file, path: 'kind' });
+      throw new ConfigError(`'categories' and 'split' apply to broden datasets, not folder`, { file, path: at('kind') });
     }
   },
   async run(ctx) {
