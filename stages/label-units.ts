@@ -304,6 +304,8 @@ async function runWorkers(
   signal: AbortSignal,
 ): Promise<import('../src/explain/dissect/tally.ts').JobLayerResult[][]> {
   const { Worker } = await import('node:worker_threads');
+  const { prepareImages } = await import('../src/explain/dissect/tally.ts');
+  const { readShared } = await import('../src/explain/dissect/store.ts');
   type FromWorker = import('../src/explain/dissect/tally.ts').FromWorker;
   const workers = ranges.map((layers) => new Worker(new URL('../src/explain/dissect/worker.mjs', import.meta.url), { workerData: { xaiTally: { layers, opts, parts } } }));
   const doneUpTo = workers.map(() => -1);
@@ -344,8 +346,11 @@ async function runWorkers(
     for (let k = 0; k < parts.length; k++) {
       await waitFor(() => Math.min(...doneUpTo) >= k - 3);
       progress(Math.min(...doneUpTo));
-      const anns = await annotationsOf(k);
-      for (const w of workers) w.postMessage({ type: 'part', k, anns });
+      // the label sets once here rather than in every worker
+      const anns = prepareImages(opts.concepts, await annotationsOf(k));
+      // the part files read once here, in shared memory, rather than by every worker
+      const bytes = parts[k].map(readShared);
+      for (const w of workers) w.postMessage({ type: 'part', k, anns, bytes });
     }
     for (const w of workers) w.postMessage({ type: 'end' });
     await waitFor(() => results.every((r) => r !== undefined));

@@ -51,6 +51,7 @@ export default {
     const passes = plan.reduce((s, x) => s + x.groups.length, 0);
     const work = passes * index.parts.length;
     let done = 0;
+    const scratch: { buf?: Uint8Array } = {};
     const rows: { layer: string; unit: number; threshold: number }[] = [];
     const memo: Record<string, Json> = {};
     for (const { l, total, perUnit, groups } of plan) {
@@ -60,7 +61,9 @@ export default {
         const tq = new TopQuantile(u1 - u0, total, q);
         for (const part of index.parts) {
           if (ctx.signal.aborted) throw ctx.signal.reason ?? new Error('interrupted');
-          const pt = io.readPart(io.partPath(up, l, part), l.units, l.height, l.width);
+          // read into one reused buffer (the part is consumed before the next read)
+          const path = io.partPath(up, l, part);
+          const pt = io.readPart(path, l.units, l.height, l.width, io.readReusing(path, scratch));
           for (let b = 0; b < pt.images.length; b++) {
             for (let u = u0; u < u1; u++) tq.addUnitValues(u - u0, pt.maps, (b * l.units + u) * hw, hw);
           }

@@ -42,6 +42,24 @@ export interface ImageAnnotations {
 
 export type DenominatorRule = 'lite' | 'annotated';
 
+/** One image's label sets (IouTally.prepare), reusable across tallies over the same concepts. */
+export interface PreparedImage {
+  height: number;
+  width: number;
+  numLabels: number;
+  labelMask: Uint32Array;
+  /** Label-set id per mask pixel (0 = no label), or null without pixel maps. */
+  setOf: Int32Array | null;
+  setLabels: number[][];
+  setMasks: number[];
+  /** Pixels per label over the pixel maps. */
+  labelPixels: Map<number, number>;
+  /** Non-zero image-level labels. */
+  scalars: number[];
+  scalarMask: number;
+  imageMask: number;
+}
+
 export interface TallyOptions {
   units: number;
   /** Feature map size of the layer. */
@@ -88,6 +106,8 @@ export class IouTally {
   private readonly fw: number;
   // per-image scratch
   private readonly labelToTmp: Int32Array;
+  /** A label mask of another tally found equal to ours (prepared images from it are accepted). */
+  private sameMask: Uint32Array | null = null;
 
   constructor(opts: TallyOptions) {
     const { units, featureH, featureW, concepts } = opts;
@@ -126,21 +146,19 @@ export class IouTally {
   }
 
   /**
-   * Add one image: `features` holds its [units, featureH, featureW] maps from `offset`; `maxima` (optional) its
-   * per-unit maxima from `maxOffset` (computed when omitted).
+   * The label sets of one image's annotations (pixels with the same combination of labels share an id), independent
+   * of the layer: `addImage` computes it itself; a caller adding the same image to several tallies over the same
+   * concepts (layers, unit ranges) can compute it once with `prepare` and pass it to `addPrepared`.
    */
-  addImage(features: ArrayLike<number>, offset: number, ann: ImageAnnotations, maxima?: ArrayLike<number>, maxOffset = 0): void {
-    const { units, fh, fw, numLabels } = this;
+  prepare(ann: ImageAnnotations): PreparedImage {
+    const { numLabels } = this;
     const H = ann.height;
     const W = ann.width;
     const P = H * W;
-    const fhw = fh * fw;
-    if (features.length < offset + units * fhw) throw new RangeError(`dissect: features too short for ${units}×${fh}×${fw} at offset ${offset}`);
-
-    // --- truth (G) and label-set ids --------------------------------------------------------------------------
     let setOf: Int32Array | null = null;
     const setLabels: number[][] = [[]];
     const setMasks: number[] = [0];
+    const labelPixels = new Map<number, number>();
     if (ann.maps.length > 0) {
       setOf = new Int32Array(P); // set 0 = no labels
       const combine = new Map<number, number>();
@@ -150,11 +168,18 @@ export class IouTally {
         // consecutive pixels mostly repeat the same (previous set, label) pair: a one-entry cache before the Map
         let lastKey = -1;
         let lastId = 0;
+        let lastLabel = -1;
+        let run = 0;
         for (let p = 0; p < P; p++) {
           const l = map[p];
           if (l === 0) continue;
           if (!(l > 0 && l < numLabels && Number.isInteger(l))) this.checkLabel(l, `pixel map ${m}`);
-          this.truth[l] += 1;
+          if (l !== lastLabel) {
+            if (run > 0) labelPixels.set(lastLabel, (labelPixels.get(lastLabel) ?? 0) + run);
+            lastLabel = l;
+            run = 0;
+          }
+          run++;
           const prev = setOf[p];
           const key = prev * numLabels + l;
           if (key !== lastKey) {
@@ -170,21 +195,52 @@ export class IouTally {
           }
           setOf[p] = lastId;
         }
+        if (run > 0) labelPixels.set(lastLabel, (labelPixels.get(lastLabel) ?? 0) + run);
       }
     }
     let scalarMask = 0;
     for (const s of ann.scalars) {
       this.checkLabel(s, 'scalar');
       if (s === 0) continue;
-      this.truth[s] += P;
       scalarMask |= this.labelMask[s];
     }
     let imageMask = scalarMask;
     for (const m of setMasks) imageMask |= m;
+    const scalars = ann.scalars.filter((s) => s !== 0);
+    return { height: H, width: W, numLabels, labelMask: this.labelMask, setOf, setLabels, setMasks, labelPixels, scalars, scalarMask, imageMask };
+  }
+
+  /**
+   * Add one image: `features` holds its [units, featureH, featureW] maps from `offset`; `maxima` (optional) its
+   * per-unit maxima from `maxOffset` (computed when omitted).
+   */
+  addImage(features: ArrayLike<number>, offset: number, ann: ImageAnnotations, maxima?: ArrayLike<number>, maxOffset = 0): void {
+    const { units, fh, fw } = this;
+    if (features.length < offset + units * fh * fw) throw new RangeError(`dissect: features too short for ${units}×${fh}×${fw} at offset ${offset}`);
+    this.addPrepared(features, offset, this.prepare(ann), maxima, maxOffset);
+  }
+
+  /** `addImage` with the image's label sets from `prepare` (of a tally over the same concepts). */
+  addPrepared(features: ArrayLike<number>, offset: number, prep: PreparedImage, maxima?: ArrayLike<number>, maxOffset = 0): void {
+    const { units, fh, fw, numLabels } = this;
+    const H = prep.height;
+    const W = prep.width;
+    const P = H * W;
+    const fhw = fh * fw;
+    if (features.length < offset + units * fhw) throw new RangeError(`dissect: features too short for ${units}×${fh}×${fw} at offset ${offset}`);
+    if (prep.labelMask !== this.labelMask && prep.labelMask !== this.sameMask) {
+      if (prep.numLabels !== numLabels || prep.labelMask.some((m, l) => m !== this.labelMask[l])) throw new RangeError('dissect: prepared image is from a tally over other concepts');
+      this.sameMask = prep.labelMask;
+    }
+
+    // --- truth (G) ---------------------------------------------------------------------------------------------
+    // integer pixel counts: the same float64 sums as one += 1 per pixel
+    for (const [l, c] of prep.labelPixels) this.truth[l] += c;
+    for (const s of prep.scalars) this.truth[s] += P;
+    const { setOf, setLabels, setMasks, scalars, scalarMask, imageMask } = prep;
     const nSets = setLabels.length;
     const counts = new Int32Array(nSets);
     const touched: number[] = [];
-    const scalars = ann.scalars.filter((s) => s !== 0);
 
     // --- per unit ---------------------------------------------------------------------------------------------
     const up = upsamplerFor(fh, fw, H, W, this.mode);
@@ -286,10 +342,15 @@ export class SparseUpsampler {
   private readonly rEnd: Int32Array;
   private readonly cStart: Int32Array;
   private readonly cEnd: Int32Array;
-  private readonly above: Uint8Array;
-  private readonly rowHas: Uint8Array;
+  private readonly rowHas: Int32Array;
   private readonly tmp: Float32Array;
   private readonly rowStamp: Int32Array;
+  /** Columns [rowLo, rowHi) of tmp computed for a row in the current call. */
+  private readonly rowLo: Int32Array;
+  private readonly rowHi: Int32Array;
+  /** Per source row its columns above T; the merged columns of an output row. */
+  private readonly rowCols: Int32Array;
+  private readonly merged: Int32Array;
   private stamp = 0;
   private readonly dense: Float32Array | null;
   /** cv2 mode: float32 arithmetic as Resizer does for it. */
@@ -319,10 +380,13 @@ export class SparseUpsampler {
     };
     [this.rStart, this.rEnd] = ranges(this.r.rows, fh);
     [this.cStart, this.cEnd] = ranges(this.r.cols, fw);
-    this.above = new Uint8Array(fh * fw);
-    this.rowHas = new Uint8Array(fh);
+    this.rowHas = new Int32Array(fh);
     this.tmp = new Float32Array(fh * W);
     this.rowStamp = new Int32Array(fh);
+    this.rowLo = new Int32Array(fh);
+    this.rowHi = new Int32Array(fh);
+    this.rowCols = new Int32Array(fh * fw);
+    this.merged = new Int32Array(fw);
     this.f32 = mode === 'cv2';
     this.dense = this.r.rows.taps === 2 && this.r.cols.taps === 2 ? null : new Float32Array(H * W);
   }
@@ -336,53 +400,114 @@ export class SparseUpsampler {
       for (let p = 0; p < H * W; p++) if (d[p] > T) hits[a++] = p;
       return a;
     }
-    const { above, rowHas, tmp, rowStamp } = this;
+    const { rowHas, tmp, rowStamp, rowLo, rowHi, rStart, rEnd, cStart, cEnd, rowCols, merged } = this;
     const stamp = ++this.stamp;
-    rowHas.fill(0);
+    // per source row: its columns above T (ascending) in rowCols[i·fw ..], their count in rowHas[i]
     for (let i = 0; i < fh; i++) {
+      let c = 0;
+      const o = i * fw;
       for (let j = 0; j < fw; j++) {
-        const f = src[base + i * fw + j] > T ? 1 : 0;
-        above[i * fw + j] = f;
-        rowHas[i] |= f;
+        if (src[base + o + j] > T) rowCols[o + c++] = j;
       }
+      rowHas[i] = c;
     }
     const rIdx = this.r.rows.idx;
     const rW = this.r.rows.w;
     const cIdx = this.r.cols.idx;
     const cW = this.r.cols.w;
-    const hrow = (i: number) => {
-      // PIL's horizontal pass for source row i (float32 intermediate)
-      if (rowStamp[i] === stamp) return;
-      rowStamp[i] = stamp;
+    const f32 = this.f32;
+    // PIL's horizontal pass for source row i (float32 intermediate), columns [x0, x1) only
+    const hcols = (i: number, x0: number, x1: number) => {
       const rs = base + i * fw;
       const rt = i * W;
       if (f32) {
-        for (let x = 0; x < W; x++) tmp[rt + x] = Math.fround(src[rs + cIdx[2 * x]] * cW[2 * x]) + Math.fround(src[rs + cIdx[2 * x + 1]] * cW[2 * x + 1]);
+        for (let x = x0; x < x1; x++) tmp[rt + x] = Math.fround(src[rs + cIdx[2 * x]] * cW[2 * x]) + Math.fround(src[rs + cIdx[2 * x + 1]] * cW[2 * x + 1]);
       } else {
-        for (let x = 0; x < W; x++) tmp[rt + x] = src[rs + cIdx[2 * x]] * cW[2 * x] + src[rs + cIdx[2 * x + 1]] * cW[2 * x + 1];
+        for (let x = x0; x < x1; x++) tmp[rt + x] = src[rs + cIdx[2 * x]] * cW[2 * x] + src[rs + cIdx[2 * x + 1]] * cW[2 * x + 1];
       }
     };
-    const f32 = this.f32;
+    // make tmp of row i valid on [x0, x1) (the valid range of a row stays one interval)
+    const hrow = (i: number, x0: number, x1: number) => {
+      if (rowStamp[i] !== stamp) {
+        rowStamp[i] = stamp;
+        hcols(i, x0, x1);
+        rowLo[i] = x0;
+        rowHi[i] = x1;
+        return;
+      }
+      const lo = rowLo[i];
+      const hi = rowHi[i];
+      if (x0 < lo) {
+        hcols(i, x0, lo);
+        rowLo[i] = x0;
+      }
+      if (x1 > hi) {
+        hcols(i, hi, x1);
+        rowHi[i] = x1;
+      }
+    };
     let a = 0;
     let y = 0;
+    let lastKey = -1;
+    let mlen = 0;
+    let xlo = W;
+    let xhi = 0;
     for (let i = 0; i < fh; i++) {
-      if (!rowHas[i] || this.rStart[i] >= this.rEnd[i]) continue;
-      for (y = Math.max(y, this.rStart[i]); y < this.rEnd[i]; y++) {
+      if (!rowHas[i] || rStart[i] >= rEnd[i]) continue;
+      for (y = Math.max(y, rStart[i]); y < rEnd[i]; y++) {
         const i0 = rIdx[2 * y];
         const i1 = rIdx[2 * y + 1];
         const w0 = rW[2 * y];
         const w1 = rW[2 * y + 1];
-        hrow(i0);
-        hrow(i1);
+        // the source columns this output row visits (ascending): above T in a row with a non-zero weight, and
+        // reaching some output column; the same for consecutive rows with the same taps
+        const key = ((i0 * fh + i1) * 2 + (w0 !== 0 ? 1 : 0)) * 2 + (w1 !== 0 ? 1 : 0);
+        if (key !== lastKey) {
+          lastKey = key;
+          mlen = 0;
+          xlo = W;
+          xhi = 0;
+          const n0 = w0 !== 0 ? rowHas[i0] : 0;
+          const n1 = w1 !== 0 ? rowHas[i1] : 0;
+          const o0 = i0 * fw;
+          const o1 = i1 * fw;
+          let p0 = 0;
+          let p1 = 0;
+          while (p0 < n0 || p1 < n1) {
+            let j: number;
+            if (p1 >= n1 || (p0 < n0 && rowCols[o0 + p0] < rowCols[o1 + p1])) j = rowCols[o0 + p0++];
+            else if (p0 >= n0 || rowCols[o1 + p1] < rowCols[o0 + p0]) j = rowCols[o1 + p1++];
+            else {
+              j = rowCols[o0 + p0++];
+              p1++;
+            }
+            if (cStart[j] >= cEnd[j]) continue;
+            merged[mlen++] = j;
+            if (cStart[j] < xlo) xlo = cStart[j];
+            if (cEnd[j] > xhi) xhi = cEnd[j];
+          }
+        }
+        if (mlen === 0) continue;
+        hrow(i0, xlo, xhi);
+        hrow(i1, xlo, xhi);
         const r0 = i0 * W;
         const r1 = i1 * W;
         const ro = y * W;
         let x = 0;
-        for (let j = 0; j < fw; j++) {
-          if (!((w0 !== 0 && above[i0 * fw + j]) || (w1 !== 0 && above[i1 * fw + j])) || this.cStart[j] >= this.cEnd[j]) continue;
-          for (x = Math.max(x, this.cStart[j]); x < this.cEnd[j]; x++) {
-            const v = f32 ? Math.fround(Math.fround(tmp[r0 + x] * w0) + Math.fround(tmp[r1 + x] * w1)) : Math.fround(tmp[r0 + x] * w0 + tmp[r1 + x] * w1);
-            if (v > T) hits[a++] = ro + x;
+        for (let m = 0; m < mlen; m++) {
+          const j = merged[m];
+          const xe = cEnd[j];
+          x = Math.max(x, cStart[j]);
+          if (f32) {
+            for (; x < xe; x++) {
+              const v = Math.fround(Math.fround(tmp[r0 + x] * w0) + Math.fround(tmp[r1 + x] * w1));
+              if (v > T) hits[a++] = ro + x;
+            }
+          } else {
+            for (; x < xe; x++) {
+              const v = Math.fround(tmp[r0 + x] * w0 + tmp[r1 + x] * w1);
+              if (v > T) hits[a++] = ro + x;
+            }
           }
         }
       }

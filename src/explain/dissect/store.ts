@@ -11,8 +11,7 @@
 //                                     map FixedSizeList<Float32 | Float16>[height·width] (row-major feature map).
 // Parts are read one at a time (never the whole layer): memory per part = batch × units × H × W values.
 // Only apache-arrow is imported at top level (allowed for stage modules).
-import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { inflateSync } from 'node:zlib';
 import { join } from 'node:path';
 import {
@@ -193,9 +192,52 @@ export function encodePart(images: ArrayLike<number>, act: Float32Array, units: 
   return tableToIPC(new Table([new RecordBatch(schema, data)]), 'file');
 }
 
-/** Reads one part file (all its record batches) into flat float32 arrays. */
-export function readPart(path: string, units: number, h: number, w: number): Part {
-  const t = tableFromIPC(readFileSync(path));
+/**
+ * A file's bytes in a SharedArrayBuffer (posted to worker threads without a copy; readPart can decode them with
+ * `bytes`).
+ */
+export function readShared(path: string): Uint8Array {
+  const fd = openSync(path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const out = new Uint8Array(new SharedArrayBuffer(size));
+    let pos = 0;
+    while (pos < size) {
+      const n = readSync(fd, out, pos, size - pos, pos);
+      if (n === 0) throw new Error(`${path}: file shrank while reading (${pos} of ${size} bytes)`);
+      pos += n;
+    }
+    return out;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * A file's bytes read into `scratch.buf` (grown as needed and reused across calls): for one-at-a-time readers such as
+ * quantile-thresholds, whose parts are consumed before the next read (readPart's float32 views point into it).
+ */
+export function readReusing(path: string, scratch: { buf?: Uint8Array }): Uint8Array {
+  const fd = openSync(path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    if (!scratch.buf || scratch.buf.length < size) scratch.buf = new Uint8Array(Math.ceil(size * 1.25) + 8);
+    const out = scratch.buf.subarray(0, size);
+    let pos = 0;
+    while (pos < size) {
+      const n = readSync(fd, out, pos, size - pos, pos);
+      if (n === 0) throw new Error(`${path}: file shrank while reading (${pos} of ${size} bytes)`);
+      pos += n;
+    }
+    return out;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Reads one part file (all its record batches) into flat float32 arrays; `bytes`: its content, already read. */
+export function readPart(path: string, units: number, h: number, w: number, bytes?: Uint8Array): Part {
+  const t = tableFromIPC(bytes ?? readFileSync(path));
   const hw = h * w;
   const rows = t.numRows;
   if (rows % units !== 0) throw new Error(`${path}: ${rows} rows is not a multiple of ${units} units`);
@@ -328,27 +370,34 @@ export function decodeSimplePng(buf: Uint8Array): { width: number; height: numbe
   if (raw.length < height * (stride + 1)) return undefined;
   const out = new Uint8Array(height * stride);
   const bpp = channels;
+  // PNG unfiltering, one loop per filter type (byte arithmetic mod 256 via the Uint8Array store)
   for (let y = 0; y < height; y++) {
     const f = raw[y * (stride + 1)];
     const src = y * (stride + 1) + 1;
     const o = y * stride;
     const p = o - stride;
-    for (let x = 0; x < stride; x++) {
-      const v = raw[src + x];
-      const a = x >= bpp ? out[o + x - bpp] : 0;
-      const b = y > 0 ? out[p + x] : 0;
-      let r: number;
-      if (f === 0) r = v;
-      else if (f === 1) r = v + a;
-      else if (f === 2) r = v + b;
-      else if (f === 3) r = v + ((a + b) >> 1);
-      else if (f === 4) {
+    if (f === 0) out.set(raw.subarray(src, src + stride), o);
+    else if (f === 1) {
+      for (let x = 0; x < bpp; x++) out[o + x] = raw[src + x];
+      for (let x = bpp; x < stride; x++) out[o + x] = raw[src + x] + out[o + x - bpp];
+    } else if (f === 2) {
+      if (y > 0) for (let x = 0; x < stride; x++) out[o + x] = raw[src + x] + out[p + x];
+      else out.set(raw.subarray(src, src + stride), o);
+    } else if (f === 3) {
+      for (let x = 0; x < stride; x++) {
+        const a = x >= bpp ? out[o + x - bpp] : 0;
+        const b = y > 0 ? out[p + x] : 0;
+        out[o + x] = raw[src + x] + ((a + b) >> 1);
+      }
+    } else if (f === 4) {
+      for (let x = 0; x < stride; x++) {
+        const a = x >= bpp ? out[o + x - bpp] : 0;
+        const b = y > 0 ? out[p + x] : 0;
         const c = x >= bpp && y > 0 ? out[p + x - bpp] : 0;
         const pa = Math.abs(b - c), pb = Math.abs(a - c), pc = Math.abs(a + b - 2 * c);
-        r = v + (pa <= pb && pa <= pc ? a : pb <= pc ? b : c);
-      } else return undefined;
-      out[o + x] = r & 255;
-    }
+        out[o + x] = raw[src + x] + (pa <= pb && pa <= pc ? a : pb <= pc ? b : c);
+      }
+    } else return undefined;
   }
   return { width, height, channels, data: out };
 }
@@ -370,7 +419,8 @@ export async function readLabelsFast(ds: BrodenDataset, item: BrodenItem, catego
     for (const file of files) {
       let png;
       try {
-        png = decodeSimplePng(await readFile(file));
+        // a sync read: an async readFile's open/stat/read/close round trips cost more than the read of a small mask
+        png = decodeSimplePng(readFileSync(file));
       } catch {
         png = undefined;
       }
@@ -378,9 +428,21 @@ export async function readLabelsFast(ds: BrodenDataset, item: BrodenItem, catego
       const map = new Uint16Array(n);
       const d = png.data;
       const ch = png.channels;
-      if (ch >= 3) for (let i = 0, j = 0; i < n; i++, j += ch) map[i] = d[j] + 256 * d[j + 1];
-      else for (let i = 0, j = 0; i < n; i++, j += ch) map[i] = d[j];
-      for (let i = 0; i < n; i++) if (map[i] !== 0 && !known[map[i]]) return ds.readLabels(item, categories);
+      let bad = false;
+      if (ch >= 3) {
+        for (let i = 0, j = 0; i < n; i++, j += ch) {
+          const v = d[j] + 256 * d[j + 1];
+          map[i] = v;
+          if (v !== 0 && !known[v]) bad = true;
+        }
+      } else {
+        for (let i = 0, j = 0; i < n; i++, j += ch) {
+          const v = d[j];
+          map[i] = v;
+          if (v !== 0 && !known[v]) bad = true;
+        }
+      }
+      if (bad) return ds.readLabels(item, categories);
       maps.push(map);
     }
     pixel[cat] = maps;

@@ -3,7 +3,7 @@
 // exactly the counts of one pass (integer sums); each worker reads the parts itself and gets the label maps of each
 // part from the main thread (decoded once).
 import { parentPort, workerData } from 'node:worker_threads';
-import type { ConceptSpace, DenominatorRule, ImageAnnotations, TallyResult } from '../../algo/dissect/index.ts';
+import type { ConceptSpace, DenominatorRule, ImageAnnotations, PreparedImage, TallyResult } from '../../algo/dissect/index.ts';
 import type { ResizeMode } from '../../algo/resize.ts';
 import { IouTally } from '../../algo/dissect/index.ts';
 import { TopMaps, readPart, type LayerEntry, type Part } from './store.ts';
@@ -51,17 +51,22 @@ export class TallyJob {
     this.tops = layers.map((l) => new TopMaps(l.u1 - l.u0, opts.topN, l.entry.height * l.entry.width));
   }
 
-  /** One part: per layer its Part (all units), and per image its annotations (null = skipped image). */
-  addPart(pts: Part[], anns: (ImageAnnotations | null)[]): void {
+  /**
+   * One part: per layer its Part (all units), and per image its annotations or their label sets from `prepareImage`
+   * (null = skipped image).
+   */
+  addPart(pts: Part[], anns: (ImageAnnotations | PreparedImage | null)[]): void {
     const imgs = pts[0].images;
     for (let b = 0; b < imgs.length; b++) {
       const ann = anns[b];
       if (!ann) continue;
+      // the image's label sets, once for all layers (same concepts)
+      const prep = 'setOf' in ann ? ann : this.tallies.length > 0 ? this.tallies[0].prepare(ann) : undefined;
       this.layers.forEach((l, li) => {
         const pt = pts[li];
         const n = l.entry.units;
         const hw = l.entry.height * l.entry.width;
-        this.tallies[li].addImage(pt.maps, (b * n + l.u0) * hw, ann, pt.maxima, b * n + l.u0);
+        this.tallies[li].addPrepared(pt.maps, (b * n + l.u0) * hw, prep!, pt.maxima, b * n + l.u0);
         const top = this.tops[li];
         for (let u = l.u0; u < l.u1; u++) top.offer(u - l.u0, imgs[b], pt.maxima[b * n + u], pt.maps, (b * n + u) * hw);
       });
@@ -76,6 +81,18 @@ export class TallyJob {
   }
 }
 
+/**
+ * The label sets of a part's images, computed once (e.g. in the main thread) for jobs over the same concepts (the
+ * result is what TallyJob.addPart would compute from the annotations).
+ */
+export function prepareImages(concepts: ConceptSpace, anns: (ImageAnnotations | null)[]): (PreparedImage | null)[] {
+  let t = preparers.get(concepts);
+  if (!t) preparers.set(concepts, (t = new IouTally({ units: 0, featureH: 1, featureW: 1, thresholds: [], concepts })));
+  const tally = t;
+  return anns.map((a) => (a ? tally.prepare(a) : null));
+}
+const preparers = new WeakMap<ConceptSpace, IouTally>();
+
 // ── worker side ──────────────────────────────────────────────────────────────────────────────────────────────
 export interface WorkerInit {
   layers: JobLayer[];
@@ -83,7 +100,8 @@ export interface WorkerInit {
   /** Per part, per layer: the part file path. */
   parts: string[][];
 }
-export type ToWorker = { type: 'part'; k: number; anns: (ImageAnnotations | null)[] } | { type: 'end' };
+/** `bytes`: per layer the part file's content (shared memory, read once by the main thread), else read here. */
+export type ToWorker = { type: 'part'; k: number; anns: (ImageAnnotations | PreparedImage | null)[]; bytes?: Uint8Array[] } | { type: 'end' };
 export type FromWorker = { type: 'done'; k: number } | { type: 'results'; results: JobLayerResult[] } | { type: 'error'; message: string };
 
 if (parentPort && workerData && (workerData as { xaiTally?: WorkerInit }).xaiTally) {
@@ -93,7 +111,7 @@ if (parentPort && workerData && (workerData as { xaiTally?: WorkerInit }).xaiTal
   port.on('message', (m: ToWorker) => {
     try {
       if (m.type === 'part') {
-        const pts = init.layers.map((l, li) => readPart(init.parts[m.k][li], l.entry.units, l.entry.height, l.entry.width));
+        const pts = init.layers.map((l, li) => readPart(init.parts[m.k][li], l.entry.units, l.entry.height, l.entry.width, m.bytes?.[li]));
         job.addPart(pts, m.anns);
         port.postMessage({ type: 'done', k: m.k } satisfies FromWorker);
       } else {
