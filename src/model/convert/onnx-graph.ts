@@ -1,5 +1,6 @@
 // Small helpers over the ONNX protobuf (onnx-proto): decode, constants, attributes, value renaming.
 import onnxProto from 'onnx-proto';
+import { num as protoNum, readTensor } from '../onnx/backward/proto.ts';
 
 const { onnx } = onnxProto;
 export type OnnxModel = InstanceType<typeof onnx.ModelProto>;
@@ -13,13 +14,11 @@ export class OnnxConvertError extends Error {
   }
 }
 
-/** int64 fields decode as Long objects (protobufjs with `long`) or plain numbers. */
+/** An int64 field as a number (the backward generator's `num`), or an OnnxConvertError where it is not one. */
 export function num(v: unknown): number {
-  if (typeof v === 'number') return v;
-  if (v && typeof (v as { toNumber?: () => number }).toNumber === 'function') return (v as { toNumber: () => number }).toNumber();
-  if (typeof v === 'bigint') return Number(v);
-  if (typeof v === 'string') return Number(v);
-  throw new OnnxConvertError(`expected an integer, got ${String(v)}`);
+  const n = protoNum(v);
+  if (Number.isNaN(n)) throw new OnnxConvertError(`expected an integer, got ${String(v)}`);
+  return n;
 }
 
 export function decodeOnnx(bytes: Uint8Array, file = 'model'): OnnxModel {
@@ -49,19 +48,16 @@ export function tensorData(t: OnnxTensor): ConstTensor {
   const F32 = onnx.TensorProto.DataType.FLOAT;
   const I64 = onnx.TensorProto.DataType.INT64;
   let data: Float32Array;
-  if (t.dataType === F32) {
-    if (t.rawData && t.rawData.length > 0) {
-      // Copy: rawData may be an unaligned view into the file buffer. ONNX raw data is little-endian.
-      const buf = new Uint8Array(t.rawData);
-      data = new Float32Array(buf.buffer, buf.byteOffset, buf.length / 4);
-    } else data = Float32Array.from(t.floatData ?? []);
-  } else if (t.dataType === I64) {
-    if (t.rawData && t.rawData.length > 0) {
-      const buf = new Uint8Array(t.rawData);
-      const dv = new DataView(buf.buffer, buf.byteOffset, buf.length);
-      data = new Float32Array(buf.length / 8);
-      for (let i = 0; i < data.length; i++) data[i] = Number(dv.getBigInt64(i * 8, true));
-    } else data = Float32Array.from((t.int64Data ?? []).map(num));
+  if (t.dataType === F32 && t.rawData && t.rawData.length > 0) {
+    // Copy: rawData may be an unaligned view into the file buffer. ONNX raw data is little-endian.
+    const buf = new Uint8Array(t.rawData);
+    data = new Float32Array(buf.buffer, buf.byteOffset, buf.length / 4);
+  } else if (t.dataType === F32 || t.dataType === I64) {
+    const given = t.dataType === F32 ? (t.floatData ?? []).length : t.rawData && t.rawData.length > 0 ? t.rawData.length / 8 : (t.int64Data ?? []).length;
+    if (given !== size) throw new OnnxConvertError(`initializer ${t.name}: ${given} values for dims [${dims}]`);
+    const v = readTensor(t); // the shared TensorProto reader (float_data, int64 raw or int64_data)
+    if (!v) throw new OnnxConvertError(`initializer ${t.name}: unreadable ${t.dataType === F32 ? 'FLOAT' : 'INT64'} data`);
+    data = Float32Array.from(v.values);
   } else {
     throw new OnnxConvertError(`initializer ${t.name}: data type ${t.dataType} is not supported (FLOAT or INT64 expected)`);
   }
