@@ -47,28 +47,13 @@ export async function run(argv: string[]): Promise<number> {
       throw new ConfigError(`xai run: --force: no stage '${f}' in ${plan.pipeline.file}`, { suggestion: didYouMean(f, plan.byId.keys()) });
     }
   }
-  const { EventBus } = await import('../../engine/events.ts');
-  const { attachProgress } = await import('../../engine/progress.ts');
   const { executePlan } = await import('../../engine/runner.ts');
-  const { LockHeldError } = await import('../../engine/lock.ts');
-  const bus = new EventBus();
-  const tty = Boolean(process.stderr.isTTY) && !process.env.CI;
-  const progress = values.quiet ? undefined : attachProgress(bus, { tty, write: (s) => io.err(s), verbose: Boolean(values.verbose), columns: process.stderr.columns });
-  const ac = new AbortController();
-  let sigints = 0;
-  const onSig = (sig: NodeJS.Signals) => {
-    sigints++;
-    if (sigints > 1) process.exit(130);
-    io.err(`\n${sig}: stopping (finished chunks are kept; rerun to resume; again to quit now)\n`);
-    ac.abort();
-  };
-  process.on('SIGINT', onSig);
-  process.on('SIGTERM', onSig);
-  try {
-    const r = await executePlan(plan, { jobs, force, verify: Boolean(values.verify), wait: Boolean(values.wait), signal: ac.signal, bus, argv: ['run', ...argv],
+  const { withSession } = await import('../session.ts');
+  return withSession({ quiet: Boolean(values.quiet), verbose: Boolean(values.verbose), stopping: 'stopping (finished chunks are kept; rerun to resume' }, async ({ display, signal, stopProgress }) => {
+    const r = await executePlan(plan, { jobs, force, verify: Boolean(values.verify), wait: Boolean(values.wait), signal, bus: display, argv: ['run', ...argv],
       onWait: (h) => io.err(`waiting for the artifacts lock held by pid ${h.pid} on ${h.host} (since ${h.started}) …\n`),
     });
-    progress?.stop();
+    stopProgress();
     const counts = Object.values(r.record.stages).reduce<Record<string, number>>((a, s) => ((a[s.status] = (a[s.status] ?? 0) + 1), a), {});
     const parts = Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ');
     if (r.interrupted) {
@@ -83,15 +68,5 @@ export async function run(argv: string[]): Promise<number> {
     io.err(`ok in ${r.record.seconds.toFixed(2)}s (${parts}); outputs in artifacts/${plan.pipeline.name}/\n`);
     if (!values.quiet) io.err((await import('../runs-lib.ts')).outputsSummary(root, r.record));
     return 0;
-  } catch (e) {
-    progress?.stop();
-    if (e instanceof LockHeldError) {
-      io.err(`error: ${e.message}\n`);
-      return 1;
-    }
-    throw e;
-  } finally {
-    process.off('SIGINT', onSig);
-    process.off('SIGTERM', onSig);
-  }
+  });
 }

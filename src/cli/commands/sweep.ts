@@ -79,31 +79,17 @@ export async function run(argv: string[]): Promise<number> {
   const random = randomParams.length ? { trials: trials ?? 8, seed: seed ?? 0, params: randomParams } : undefined;
   const root = process.cwd();
   const { EventBus } = await import('../../engine/events.ts');
-  const { attachProgress } = await import('../../engine/progress.ts');
-  const { LockHeldError } = await import('../../engine/lock.ts');
+  const { withSession } = await import('../session.ts');
   const verbose = Boolean(values.verbose);
   const quiet = Boolean(values.quiet);
-  const display = new EventBus();
-  const tty = Boolean(process.stderr.isTTY) && !process.env.CI;
-  const progress = quiet ? undefined : attachProgress(display, { tty, write: (s) => io.err(s), verbose, columns: process.stderr.columns });
-  // Per combination, the cached stages and the run header are noise: forward the rest to the display.
-  const bus = new EventBus();
-  bus.on((e) => {
-    if (!verbose && (e.type === 'stage-cached' || e.type === 'run-start')) return;
-    const { time: _t, ...rest } = e;
-    display.emit(rest as never);
-  });
-  const ac = new AbortController();
-  let sigints = 0;
-  const onSig = (sig: NodeJS.Signals) => {
-    sigints++;
-    if (sigints > 1) process.exit(130);
-    io.err(`\n${sig}: stopping the sweep (finished combinations and chunks are kept; rerun to resume; again to quit now)\n`);
-    ac.abort();
-  };
-  process.on('SIGINT', onSig);
-  process.on('SIGTERM', onSig);
-  try {
+  return withSession({ quiet, verbose, stopping: 'stopping the sweep (finished combinations and chunks are kept; rerun to resume' }, async ({ display, signal, stopProgress }) => {
+    // Per combination, the cached stages and the run header are noise: forward the rest to the display.
+    const bus = new EventBus();
+    bus.on((e) => {
+      if (!verbose && (e.type === 'stage-cached' || e.type === 'run-start')) return;
+      const { time: _t, ...rest } = e;
+      display.emit(rest as never);
+    });
     const res = await sw.runSweep({
       root,
       pipeline: positionals[0],
@@ -113,7 +99,7 @@ export async function run(argv: string[]): Promise<number> {
       collect: values.collect as string | undefined,
       sets: values.set as string[] | undefined,
       jobs,
-      signal: ac.signal,
+      signal,
       bus,
       argv: ['sweep', ...argv],
       dryRun: Boolean(values['dry-run']),
@@ -128,7 +114,7 @@ export async function run(argv: string[]): Promise<number> {
         else io.err(`[${i + 1}/${n}] ${c.id} ok in ${r.seconds?.toFixed(2)}s (computed: ${r.computed?.length ? r.computed.join(', ') : 'nothing, all cached'})\n`);
       },
     });
-    progress?.stop();
+    stopProgress();
     if (values['dry-run']) {
       for (const c of res.combos) io.out(`${c.id}  ${c.sets.join(' ')}\n`);
       io.out(`${res.combos.length} combination(s); results would go to ${relative(root, res.dir)}/\n`);
@@ -150,15 +136,5 @@ export async function run(argv: string[]): Promise<number> {
     }
     if (!quiet) io.err(`sweep done in ${res.seconds.toFixed(2)}s\n`);
     return 0;
-  } catch (e) {
-    progress?.stop();
-    if (e instanceof LockHeldError) {
-      io.err(`error: ${e.message}\n`);
-      return 1;
-    }
-    throw e;
-  } finally {
-    process.off('SIGINT', onSig);
-    process.off('SIGTERM', onSig);
-  }
+  });
 }
