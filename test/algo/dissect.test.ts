@@ -218,6 +218,49 @@ test('concept statistics and the comparison of two dissections', () => {
   assert.deepEqual(cmp.onlyB.map((c) => c.name), ['grass']);
 });
 
+test('upsample spans equal the dense resize + threshold on near-tie maps (plateaus at T, T ± 1 ulp, negatives, large scales)', () => {
+  const r = rng(7);
+  const f32 = new Float32Array(1);
+  const nextUp = (v: number) => {
+    // the next float32 above v (v a float32)
+    f32[0] = v;
+    const u = new Uint32Array(f32.buffer);
+    u[0] += v >= 0 ? 1 : -1;
+    return f32[0];
+  };
+  let checked = 0;
+  for (const [fh, fw, H, W] of [[7, 7, 112, 112], [7, 7, 224, 224], [14, 14, 113, 97], [28, 28, 112, 112], [2, 3, 64, 96], [1, 1, 5, 5]] as const) {
+    for (const mode of ['pil', 'cv2', 'align-corners'] as const) {
+      const up = new SparseUpsampler(fh, fw, H, W, mode);
+      for (let rep = 0; rep < 12; rep++) {
+        // few distinct values (plateaus), some negative, occasionally large
+        const levels = [0, 0.5, 1, 1, 2, -1, 1e6 * r()].map((x) => Math.fround(x));
+        const map = new Float32Array(fh * fw).map(() => levels[Math.floor(r() * (rep % 3 === 0 ? 7 : 5))] * (rep % 4 === 1 ? 3.7 : 1));
+        const pick = map[Math.floor(r() * map.length)];
+        const T = [pick, nextUp(pick), pick - 1e-9, (pick + nextUp(pick)) / 2][rep % 4];
+        const dense = resizeMaps(map, 1, fh, fw, H, W, mode);
+        const expected: number[] = [];
+        for (let p = 0; p < H * W; p++) if (dense[p] > T) expected.push(p);
+        const n = up.spans(map, 0, T);
+        const got: number[] = [];
+        let prevY = -1;
+        let prevX1 = -1;
+        for (let k = 0; k < n; k++) {
+          const [y, x0, x1] = up.spanBuf.subarray(3 * k, 3 * k + 3);
+          assert.ok(x0 < x1 && (y > prevY || (y === prevY && x0 > prevX1)), 'spans are non-empty, ordered, and not adjacent within a row');
+          prevY = y;
+          prevX1 = x1;
+          for (let x = x0; x < x1; x++) got.push(y * W + x);
+        }
+        assert.deepEqual(got, expected, `${fh}x${fw}→${H}x${W} ${mode} rep ${rep} T ${T}`);
+        assert.equal(up.pixels, expected.length);
+        checked += expected.length;
+      }
+    }
+  }
+  assert.ok(checked > 10000, `the cases activate pixels (${checked})`);
+});
+
 test('sparse upsample-and-threshold equals the dense resize + threshold (pil, cv2, align-corners, shrinking)', () => {
   const r = rng(21);
   for (const [fh, fw, H, W] of [[7, 7, 112, 112], [14, 14, 112, 112], [3, 5, 17, 9], [9, 8, 4, 5]] as const) {

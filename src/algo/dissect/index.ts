@@ -3,6 +3,7 @@
 // TopImages over per-image maxima for the report; conceptCounts / layerSummary / compareDissections for statistics.
 export * from './quantile.ts';
 export * from './tally.ts';
+export * from './upsample.ts';
 export * from './label.ts';
 export * from './stats.ts';
 export * from './overlay.ts';

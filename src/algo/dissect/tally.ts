@@ -15,9 +15,11 @@
 //   'annotated' — the image counts for c when it carries any annotation of category c anywhere (pixel or scalar).
 //
 // Speed: per image the pixel maps are folded once into "label-set" ids (pixels with the same combination of labels
-// share an id); per unit one pass over the output rows counts activated pixels per set id, skipping output rows whose
-// source rows cannot exceed T_k; sparse accumulation over the touched sets only.
-import { getResizer, type Resizer, type ResizeMode } from '../resize.ts';
+// share an id), stored as runs along each mask row; per unit the activated pixels come as spans of output rows
+// (src/algo/dissect/upsample.ts, exact without visiting every pixel), counted per set id by overlapping them with the
+// runs; sparse accumulation over the touched sets only.
+import type { ResizeMode } from '../resize.ts';
+import { upsamplerFor } from './upsample.ts';
 
 export interface ConceptSpace {
   /** Label names by label number; label 0 is "unlabelled" (Broden's '-'). */
@@ -48,8 +50,15 @@ export interface PreparedImage {
   width: number;
   numLabels: number;
   labelMask: Uint32Array;
-  /** Label-set id per mask pixel (0 = no label), or null without pixel maps. */
-  setOf: Int32Array | null;
+  /**
+   * Runs of labelled pixels along each mask row (set 0, no label, is left out): row y's runs are
+   * [rowRun[y], rowRun[y + 1]), run r covers columns [runX0[r], runX1[r]) with label set runSet[r]; null without
+   * pixel maps.
+   */
+  rowRun: Int32Array | null;
+  runX0: Int32Array;
+  runX1: Int32Array;
+  runSet: Int32Array;
   setLabels: number[][];
   setMasks: number[];
   /** Pixels per label over the pixel maps. */
@@ -207,7 +216,39 @@ export class IouTally {
     let imageMask = scalarMask;
     for (const m of setMasks) imageMask |= m;
     const scalars = ann.scalars.filter((s) => s !== 0);
-    return { height: H, width: W, numLabels, labelMask: this.labelMask, setOf, setLabels, setMasks, labelPixels, scalars, scalarMask, imageMask };
+    // runs of equal non-zero set ids along each row
+    let rowRun: Int32Array | null = null;
+    let runX0 = new Int32Array(0);
+    let runX1 = runX0;
+    let runSet = runX0;
+    if (setOf) {
+      let n = 0;
+      for (let y = 0; y < H; y++) {
+        for (let x = 0, o = y * W; x < W; x++) if (setOf[o + x] !== 0 && (x === 0 || setOf[o + x] !== setOf[o + x - 1])) n++;
+      }
+      rowRun = new Int32Array(H + 1);
+      runX0 = new Int32Array(n);
+      runX1 = new Int32Array(n);
+      runSet = new Int32Array(n);
+      let r = 0;
+      for (let y = 0; y < H; y++) {
+        rowRun[y] = r;
+        const o = y * W;
+        for (let x = 0; x < W; ) {
+          const s = setOf[o + x];
+          let e = x + 1;
+          while (e < W && setOf[o + e] === s) e++;
+          if (s !== 0) {
+            runX0[r] = x;
+            runX1[r] = e;
+            runSet[r++] = s;
+          }
+          x = e;
+        }
+      }
+      rowRun[H] = r;
+    }
+    return { height: H, width: W, numLabels, labelMask: this.labelMask, rowRun, runX0, runX1, runSet, setLabels, setMasks, labelPixels, scalars, scalarMask, imageMask };
   }
 
   /**
@@ -237,14 +278,14 @@ export class IouTally {
     // integer pixel counts: the same float64 sums as one += 1 per pixel
     for (const [l, c] of prep.labelPixels) this.truth[l] += c;
     for (const s of prep.scalars) this.truth[s] += P;
-    const { setOf, setLabels, setMasks, scalars, scalarMask, imageMask } = prep;
+    const { rowRun, runX0, runX1, runSet, setLabels, setMasks, scalars, scalarMask, imageMask } = prep;
     const nSets = setLabels.length;
     const counts = new Int32Array(nSets);
     const touched: number[] = [];
 
     // --- per unit ---------------------------------------------------------------------------------------------
     const up = upsamplerFor(fh, fw, H, W, this.mode);
-    const hits = up.hits;
+    const spans = up.spanBuf;
     for (let u = 0; u < units; u++) {
       const T = this.thresholds[u];
       const base = offset + u * fhw;
@@ -255,14 +296,27 @@ export class IouTally {
         for (let i = 0; i < fhw; i++) if (features[base + i] > mx) mx = features[base + i];
       }
       if (!(mx > T)) continue;
-      const a = up.activated(features, base, T);
-      if (setOf) {
-        for (let h = 0; h < a; h++) {
-          const s = setOf[hits[h]];
-          if (counts[s]++ === 0) touched.push(s);
+      const ns = up.spans(features, base, T);
+      const a = up.pixels;
+      if (a === 0) continue;
+      if (rowRun) {
+        // activated pixels per label set: each span against the runs of its row
+        for (let k = 0; k < ns; k++) {
+          const y = spans[3 * k];
+          const x0 = spans[3 * k + 1];
+          const x1 = spans[3 * k + 2];
+          for (let r = rowRun[y], re = rowRun[y + 1]; r < re; r++) {
+            const r0 = runX0[r];
+            if (r0 >= x1) break;
+            const r1 = runX1[r];
+            if (r1 <= x0) continue;
+            const c = (r1 < x1 ? r1 : x1) - (r0 > x0 ? r0 : x0);
+            const s = runSet[r];
+            if (counts[s] === 0) touched.push(s);
+            counts[s] += c;
+          }
         }
       }
-      if (a === 0) continue;
       this.activated[u] += a;
       let hitMask = scalarMask;
       const iRow = u * numLabels;
@@ -327,203 +381,4 @@ export function iouMatrix(t: TallyResult, concepts: ConceptSpace): Float64Array 
     }
   }
   return out;
-}
-
-/**
- * Pixels of the upsampled map above T, exactly as `Resizer.plane(...)[p] > T` but visiting only output pixels whose
- * source neighbourhood holds a value > T (a bilinear value is a convex combination of its non-zero-weight taps, so it
- * cannot exceed their maximum). Falls back to the dense resize when a table has more than 2 taps (shrinking).
- */
-export class SparseUpsampler {
-  /** Output pixel indices of the last `activated` call (first `count` entries). */
-  readonly hits: Int32Array;
-  private readonly r: Resizer;
-  private readonly rStart: Int32Array;
-  private readonly rEnd: Int32Array;
-  private readonly cStart: Int32Array;
-  private readonly cEnd: Int32Array;
-  private readonly rowHas: Int32Array;
-  private readonly tmp: Float32Array;
-  private readonly rowStamp: Int32Array;
-  /** Columns [rowLo, rowHi) of tmp computed for a row in the current call. */
-  private readonly rowLo: Int32Array;
-  private readonly rowHi: Int32Array;
-  /** Per source row its columns above T; the merged columns of an output row. */
-  private readonly rowCols: Int32Array;
-  private readonly merged: Int32Array;
-  private stamp = 0;
-  private readonly dense: Float32Array | null;
-  /** cv2 mode: float32 arithmetic as Resizer does for it. */
-  private readonly f32: boolean;
-
-  constructor(
-    readonly fh: number,
-    readonly fw: number,
-    readonly H: number,
-    readonly W: number,
-    mode: ResizeMode,
-  ) {
-    this.r = getResizer(fh, fw, H, W, mode);
-    this.hits = new Int32Array(H * W);
-    const ranges = (t: Resizer['rows'], n: number): [Int32Array, Int32Array] => {
-      const st = new Int32Array(n).fill(t.outSize);
-      const en = new Int32Array(n);
-      for (let o = 0; o < t.outSize; o++) {
-        for (let k = 0; k < t.taps; k++) {
-          if (t.w[o * t.taps + k] === 0) continue;
-          const i = t.idx[o * t.taps + k];
-          if (o < st[i]) st[i] = o;
-          if (o + 1 > en[i]) en[i] = o + 1;
-        }
-      }
-      return [st, en];
-    };
-    [this.rStart, this.rEnd] = ranges(this.r.rows, fh);
-    [this.cStart, this.cEnd] = ranges(this.r.cols, fw);
-    this.rowHas = new Int32Array(fh);
-    this.tmp = new Float32Array(fh * W);
-    this.rowStamp = new Int32Array(fh);
-    this.rowLo = new Int32Array(fh);
-    this.rowHi = new Int32Array(fh);
-    this.rowCols = new Int32Array(fh * fw);
-    this.merged = new Int32Array(fw);
-    this.f32 = mode === 'cv2';
-    this.dense = this.r.rows.taps === 2 && this.r.cols.taps === 2 ? null : new Float32Array(H * W);
-  }
-
-  /** Count (and list in `hits`) the output pixels with upsampled value > T, for the map at `src[base ..]`. */
-  activated(src: ArrayLike<number>, base: number, T: number): number {
-    const { fh, fw, H, W, hits } = this;
-    if (this.dense) {
-      const d = this.r.plane(src, base, this.dense, 0);
-      let a = 0;
-      for (let p = 0; p < H * W; p++) if (d[p] > T) hits[a++] = p;
-      return a;
-    }
-    const { rowHas, tmp, rowStamp, rowLo, rowHi, rStart, rEnd, cStart, cEnd, rowCols, merged } = this;
-    const stamp = ++this.stamp;
-    // per source row: its columns above T (ascending) in rowCols[i·fw ..], their count in rowHas[i]
-    for (let i = 0; i < fh; i++) {
-      let c = 0;
-      const o = i * fw;
-      for (let j = 0; j < fw; j++) {
-        if (src[base + o + j] > T) rowCols[o + c++] = j;
-      }
-      rowHas[i] = c;
-    }
-    const rIdx = this.r.rows.idx;
-    const rW = this.r.rows.w;
-    const cIdx = this.r.cols.idx;
-    const cW = this.r.cols.w;
-    const f32 = this.f32;
-    // PIL's horizontal pass for source row i (float32 intermediate), columns [x0, x1) only
-    const hcols = (i: number, x0: number, x1: number) => {
-      const rs = base + i * fw;
-      const rt = i * W;
-      if (f32) {
-        for (let x = x0; x < x1; x++) tmp[rt + x] = Math.fround(src[rs + cIdx[2 * x]] * cW[2 * x]) + Math.fround(src[rs + cIdx[2 * x + 1]] * cW[2 * x + 1]);
-      } else {
-        for (let x = x0; x < x1; x++) tmp[rt + x] = src[rs + cIdx[2 * x]] * cW[2 * x] + src[rs + cIdx[2 * x + 1]] * cW[2 * x + 1];
-      }
-    };
-    // make tmp of row i valid on [x0, x1) (the valid range of a row stays one interval)
-    const hrow = (i: number, x0: number, x1: number) => {
-      if (rowStamp[i] !== stamp) {
-        rowStamp[i] = stamp;
-        hcols(i, x0, x1);
-        rowLo[i] = x0;
-        rowHi[i] = x1;
-        return;
-      }
-      const lo = rowLo[i];
-      const hi = rowHi[i];
-      if (x0 < lo) {
-        hcols(i, x0, lo);
-        rowLo[i] = x0;
-      }
-      if (x1 > hi) {
-        hcols(i, hi, x1);
-        rowHi[i] = x1;
-      }
-    };
-    let a = 0;
-    let y = 0;
-    let lastKey = -1;
-    let mlen = 0;
-    let xlo = W;
-    let xhi = 0;
-    for (let i = 0; i < fh; i++) {
-      if (!rowHas[i] || rStart[i] >= rEnd[i]) continue;
-      for (y = Math.max(y, rStart[i]); y < rEnd[i]; y++) {
-        const i0 = rIdx[2 * y];
-        const i1 = rIdx[2 * y + 1];
-        const w0 = rW[2 * y];
-        const w1 = rW[2 * y + 1];
-        // the source columns this output row visits (ascending): above T in a row with a non-zero weight, and
-        // reaching some output column; the same for consecutive rows with the same taps
-        const key = ((i0 * fh + i1) * 2 + (w0 !== 0 ? 1 : 0)) * 2 + (w1 !== 0 ? 1 : 0);
-        if (key !== lastKey) {
-          lastKey = key;
-          mlen = 0;
-          xlo = W;
-          xhi = 0;
-          const n0 = w0 !== 0 ? rowHas[i0] : 0;
-          const n1 = w1 !== 0 ? rowHas[i1] : 0;
-          const o0 = i0 * fw;
-          const o1 = i1 * fw;
-          let p0 = 0;
-          let p1 = 0;
-          while (p0 < n0 || p1 < n1) {
-            let j: number;
-            if (p1 >= n1 || (p0 < n0 && rowCols[o0 + p0] < rowCols[o1 + p1])) j = rowCols[o0 + p0++];
-            else if (p0 >= n0 || rowCols[o1 + p1] < rowCols[o0 + p0]) j = rowCols[o1 + p1++];
-            else {
-              j = rowCols[o0 + p0++];
-              p1++;
-            }
-            if (cStart[j] >= cEnd[j]) continue;
-            merged[mlen++] = j;
-            if (cStart[j] < xlo) xlo = cStart[j];
-            if (cEnd[j] > xhi) xhi = cEnd[j];
-          }
-        }
-        if (mlen === 0) continue;
-        hrow(i0, xlo, xhi);
-        hrow(i1, xlo, xhi);
-        const r0 = i0 * W;
-        const r1 = i1 * W;
-        const ro = y * W;
-        let x = 0;
-        for (let m = 0; m < mlen; m++) {
-          const j = merged[m];
-          const xe = cEnd[j];
-          x = Math.max(x, cStart[j]);
-          if (f32) {
-            for (; x < xe; x++) {
-              const v = Math.fround(Math.fround(tmp[r0 + x] * w0) + Math.fround(tmp[r1 + x] * w1));
-              if (v > T) hits[a++] = ro + x;
-            }
-          } else {
-            for (; x < xe; x++) {
-              const v = Math.fround(tmp[r0 + x] * w0 + tmp[r1 + x] * w1);
-              if (v > T) hits[a++] = ro + x;
-            }
-          }
-        }
-      }
-    }
-    return a;
-  }
-}
-
-const upsamplers = new Map<string, SparseUpsampler>();
-function upsamplerFor(fh: number, fw: number, H: number, W: number, mode: ResizeMode): SparseUpsampler {
-  const key = `${fh},${fw},${H},${W},${mode}`;
-  let u = upsamplers.get(key);
-  if (!u) {
-    if (upsamplers.size > 64) upsamplers.clear();
-    u = new SparseUpsampler(fh, fw, H, W, mode);
-    upsamplers.set(key, u);
-  }
-  return u;
 }

@@ -61,7 +61,7 @@ export class TallyJob {
       const ann = anns[b];
       if (!ann) continue;
       // the image's label sets, once for all layers (same concepts)
-      const prep = 'setOf' in ann ? ann : this.tallies.length > 0 ? this.tallies[0].prepare(ann) : undefined;
+      const prep = 'runSet' in ann ? ann : this.tallies.length > 0 ? this.tallies[0].prepare(ann) : undefined;
       this.layers.forEach((l, li) => {
         const pt = pts[li];
         const n = l.entry.units;
