@@ -294,7 +294,8 @@ export default {
   },
 } satisfies StageDef<LabelParams>;
 
-/** Runs the tally in worker threads: part k's label maps go to every worker, at most 3 parts ahead of the slowest. */
+/** Runs the tally in worker threads: part k's label maps go to every worker, at most AHEAD parts ahead of the slowest. */
+const AHEAD = 3;
 async function runWorkers(
   ranges: import('../src/explain/dissect/tally.ts').JobLayer[][],
   opts: import('../src/explain/dissect/tally.ts').JobOptions,
@@ -306,8 +307,10 @@ async function runWorkers(
   const { Worker } = await import('node:worker_threads');
   const { prepareImages } = await import('../src/explain/dissect/tally.ts');
   const { readShared } = await import('../src/explain/dissect/store.ts');
+  const layerShapes = ranges[0].map((r) => r.entry);
   type FromWorker = import('../src/explain/dissect/tally.ts').FromWorker;
-  const workers = ranges.map((layers) => new Worker(new URL('../src/explain/dissect/worker.mjs', import.meta.url), { workerData: { xaiTally: { layers, opts, parts } } }));
+  const { readPart } = await import('../src/explain/dissect/store.ts');
+  const workers = ranges.map((layers) => new Worker(new URL('../src/explain/dissect/worker.mjs', import.meta.url), { workerData: { xaiTally: { layers, opts } } }));
   const doneUpTo = workers.map(() => -1);
   const results: (import('../src/explain/dissect/tally.ts').JobLayerResult[] | undefined)[] = workers.map(() => undefined);
   let failure: Error | undefined;
@@ -343,14 +346,23 @@ async function runWorkers(
     if (failure) throw failure;
   };
   try {
+    // shared buffers for the part files, reused round-robin: part k's slot is free again once every worker is done
+    // with part k − AHEAD − 1 (waited for below), which saves faulting in fresh memory for every part
+    const slots: Uint8Array[][] = Array.from({ length: AHEAD + 1 }, () => []);
     for (let k = 0; k < parts.length; k++) {
-      await waitFor(() => Math.min(...doneUpTo) >= k - 3);
+      await waitFor(() => Math.min(...doneUpTo) >= k - AHEAD);
       progress(Math.min(...doneUpTo));
       // the label sets once here rather than in every worker
       const anns = prepareImages(opts.concepts, await annotationsOf(k));
-      // the part files read once here, in shared memory, rather than by every worker
-      const bytes = parts[k].map(readShared);
-      for (const w of workers) w.postMessage({ type: 'part', k, anns, bytes });
+      // the part files read and parsed once here, in shared memory, rather than by every worker
+      const slot = slots[k % slots.length];
+      const pts = parts[k].map((path, li) => {
+        const bytes = readShared(path, slot[li]);
+        slot[li] = bytes.buffer.byteLength > bytes.byteLength ? new Uint8Array(bytes.buffer) : bytes;
+        const l = layerShapes[li];
+        return readPart(path, l.units, l.height, l.width, bytes);
+      });
+      for (const w of workers) w.postMessage({ type: 'part', k, anns, parts: pts });
     }
     for (const w of workers) w.postMessage({ type: 'end' });
     await waitFor(() => results.every((r) => r !== undefined));

@@ -194,13 +194,13 @@ export function encodePart(images: ArrayLike<number>, act: Float32Array, units: 
 
 /**
  * A file's bytes in a SharedArrayBuffer (posted to worker threads without a copy; readPart can decode them with
- * `bytes`).
+ * `bytes`). `reuse`: a shared buffer to read into when large enough (the result is then a view on it).
  */
-export function readShared(path: string): Uint8Array {
+export function readShared(path: string, reuse?: Uint8Array): Uint8Array {
   const fd = openSync(path, 'r');
   try {
     const size = fstatSync(fd).size;
-    const out = new Uint8Array(new SharedArrayBuffer(size));
+    const out = reuse && reuse.buffer instanceof SharedArrayBuffer && reuse.byteLength >= size ? reuse.subarray(0, size) : new Uint8Array(new SharedArrayBuffer(size));
     let pos = 0;
     while (pos < size) {
       const n = readSync(fd, out, pos, size - pos, pos);
@@ -457,63 +457,7 @@ export function knownLabels(ds: BrodenDataset): Uint8Array {
   return k;
 }
 
-// ───────────────────────────── top images with maps ─────────────────────────────
-
-/**
- * Top-N images per unit by per-image maximum (ties: the lower image index, i.e. the first seen when images arrive in
- * increasing order, as TopImages), keeping a copy of each kept image's feature map for the report.
- */
-export class TopMaps {
-  readonly vals: Float64Array;
-  readonly ids: Int32Array;
-  readonly size: Int32Array;
-  readonly maps: Float32Array;
-  private readonly low: Int32Array;
-  constructor(
-    readonly units: number,
-    readonly n: number,
-    readonly hw: number,
-  ) {
-    this.vals = new Float64Array(units * n);
-    this.ids = new Int32Array(units * n);
-    this.size = new Int32Array(units);
-    this.maps = new Float32Array(units * n * hw);
-    this.low = new Int32Array(units);
-  }
-
-  /** Offer image `image` (increasing across calls) for unit u with maximum v and map src[off .. off + hw). */
-  offer(u: number, image: number, v: number, src: Float32Array, off: number): void {
-    const { n, hw } = this;
-    const o = u * n;
-    let slot: number;
-    if (this.size[u] < n) slot = o + this.size[u]++;
-    else {
-      slot = this.low[u];
-      if (!(v > this.vals[slot])) return; // a later image with an equal value ranks lower
-    }
-    this.vals[slot] = v;
-    this.ids[slot] = image;
-    this.maps.set(src.subarray(off, off + hw), slot * hw);
-    if (this.size[u] === n) {
-      // the lowest-ranked entry: smallest value, on ties the larger image index
-      let s = o;
-      for (let i = o + 1; i < o + n; i++) {
-        const a = this.vals[i];
-        const b = this.vals[s];
-        if (a < b || (a === b && this.ids[i] > this.ids[s])) s = i;
-      }
-      this.low[u] = s;
-    }
-  }
-
-  /** Entries of unit u, best first: [slot index, image, value]. */
-  ranked(u: number): { slot: number; image: number; value: number }[] {
-    const o = u * this.n;
-    const out: { slot: number; image: number; value: number }[] = [];
-    for (let i = 0; i < this.size[u]; i++) out.push({ slot: o + i, image: this.ids[o + i], value: this.vals[o + i] });
-    return out.sort((a, b) => b.value - a.value || a.image - b.image);
-  }
-}
+export { TopMaps } from './topmaps.ts';
 
 // ───────────────────────────── tables ─────────────────────────────
 

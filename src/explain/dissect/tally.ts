@@ -1,12 +1,13 @@
 // The IoU tally of label-units over a range of units of each layer, runnable inline or in a worker thread
 // (src/explain/dissect/worker.mjs). Units are independent in NetDissect's tally, so splitting them across workers gives
-// exactly the counts of one pass (integer sums); each worker reads the parts itself and gets the label maps of each
-// part from the main thread (decoded once).
+// exactly the counts of one pass (integer sums); the main thread reads and parses each part once (shared memory) and
+// decodes its label maps once, and posts both to every worker.
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ConceptSpace, DenominatorRule, ImageAnnotations, PreparedImage, TallyResult } from '../../algo/dissect/index.ts';
 import type { ResizeMode } from '../../algo/resize.ts';
 import { IouTally } from '../../algo/dissect/index.ts';
-import { TopMaps, readPart, type LayerEntry, type Part } from './store.ts';
+import type { LayerEntry, Part } from './store.ts';
+import { TopMaps } from './topmaps.ts';
 
 export interface JobLayer {
   entry: LayerEntry;
@@ -97,11 +98,12 @@ const preparers = new WeakMap<ConceptSpace, IouTally>();
 export interface WorkerInit {
   layers: JobLayer[];
   opts: JobOptions;
-  /** Per part, per layer: the part file path. */
-  parts: string[][];
 }
-/** `bytes`: per layer the part file's content (shared memory, read once by the main thread), else read here. */
-export type ToWorker = { type: 'part'; k: number; anns: (ImageAnnotations | PreparedImage | null)[]; bytes?: Uint8Array[] } | { type: 'end' };
+/**
+ * `parts`: per layer the decoded part (its maps and maxima are views on shared memory, read and parsed once by the main
+ * thread, so the worker needs no Arrow reader).
+ */
+export type ToWorker = { type: 'part'; k: number; anns: (ImageAnnotations | PreparedImage | null)[]; parts: Part[] } | { type: 'end' };
 export type FromWorker = { type: 'done'; k: number } | { type: 'results'; results: JobLayerResult[] } | { type: 'error'; message: string };
 
 if (parentPort && workerData && (workerData as { xaiTally?: WorkerInit }).xaiTally) {
@@ -111,8 +113,7 @@ if (parentPort && workerData && (workerData as { xaiTally?: WorkerInit }).xaiTal
   port.on('message', (m: ToWorker) => {
     try {
       if (m.type === 'part') {
-        const pts = init.layers.map((l, li) => readPart(init.parts[m.k][li], l.entry.units, l.entry.height, l.entry.width, m.bytes?.[li]));
-        job.addPart(pts, m.anns);
+        job.addPart(m.parts, m.anns);
         port.postMessage({ type: 'done', k: m.k } satisfies FromWorker);
       } else {
         const results = job.results();
