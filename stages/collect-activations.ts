@@ -15,7 +15,7 @@ export interface CollectParams {
 
 export default {
   kind: 'collect-activations',
-  version: '1',
+  version: '2', // 2: maxima of the stored values (float16: rounded), NaN when a map holds a NaN
   description: 'Network Dissection: per-unit feature maps and per-image maxima of the listed layers over a dataset',
   params: {
     type: 'object',
@@ -92,19 +92,34 @@ export default {
       ahead = { first: from, count: idx.length, p: pr };
     };
 
+    // A batch's part files are written while the next batch runs (the forward blocks this thread, the writes run in
+    // libuv's pool). ctx.map's `flush` waits for them before it records a chunk as done, so resume never sees a chunk
+    // whose parts are missing; a failed write fails the stage there (not an item error of the next batch).
+    let writing: Promise<void> = Promise.resolve();
+    let writeError: unknown;
+    const flush = async () => {
+      await writing;
+      if (writeError !== undefined) throw writeError;
+    };
     const forward = async (idx: number[]): Promise<Record<string, unknown>[][]> => {
       const batch = await load(idx);
       if (idx.length === p.batchSize) prefetch(idx[idx.length - 1] + 1);
       const acts = await model.activations(batch, names);
       const file = io.partFile(idx[0]);
-      for (const l of layers) {
+      const parts = layers.map((l) => {
         const a = acts[l.layer];
         if (a.shape[0] !== idx.length || a.shape[1] !== l.units || a.shape[2] !== l.height || a.shape[3] !== l.width) {
           throw new Error(`layer '${l.layer}' gave shape [${a.shape.join(', ')}], expected [${idx.length}, ${l.units}, ${l.height}, ${l.width}]`);
         }
-        const bytes = io.encodePart(idx, a.data, l.units, l.height, l.width, p.dtype, { layer: l.layer, tensor: l.tensor, dtype: p.dtype });
-        await ctx.out.file(`maps/${l.dir}/${file}`, bytes);
-      }
+        return { path: `maps/${l.dir}/${file}`, chunks: io.encodePart(idx, a.data, l.units, l.height, l.width, p.dtype, { layer: l.layer, tensor: l.tensor, dtype: p.dtype }) };
+      });
+      await writing; // the previous batch's writes (done by now: they ran during this forward); never rejects
+      writing = Promise.all(parts.map((x) => ctx.out.file(x.path, x.chunks))).then(
+        () => undefined,
+        (e: unknown) => {
+          writeError ??= e;
+        },
+      );
       return idx.map((i) => [{ image: i, id: items[i].id, part: file }]);
     };
 
@@ -118,7 +133,9 @@ export default {
       chunkSize: p.batchSize * 2,
       batchFn: (xs, indices) => forward(indices),
       fn: async (_x, i) => (await forward([i]))[0],
+      flush,
     });
+    await flush();
     if (res.errors.length) ctx.log.warn(`${res.errors.length} image(s) failed and are left out (table images_errors); first: ${res.errors[0].item}: ${res.errors[0].message}`);
 
     // Parts in order (from the per-image rows), then drop part files of abandoned attempts.

@@ -65,7 +65,8 @@ export default {
           const path = io.partPath(up, l, part);
           const pt = io.readPart(path, l.units, l.height, l.width, io.readReusing(path, scratch));
           for (let b = 0; b < pt.images.length; b++) {
-            for (let u = u0; u < u1; u++) tq.addUnitValues(u - u0, pt.maps, (b * l.units + u) * hw, hw);
+            // maps whose stored maximum is at most the unit's current cutoff are counted, not scanned
+            for (let u = u0; u < u1; u++) tq.addUnitValuesMax(u - u0, pt.maps, (b * l.units + u) * hw, hw, pt.maxima[b * l.units + u]);
           }
           ctx.progress(++done, work, 'parts');
           await new Promise((r) => setImmediate(r));

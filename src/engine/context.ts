@@ -1,7 +1,7 @@
 // Builds what a stage's run(ctx) receives: upstream outputs (read from their manifests), the output writer into
 // the work dir, the logger, progress and ctx.map.
 import { mkdirSync, rmSync } from 'node:fs';
-import { rename, writeFile } from 'node:fs/promises';
+import { open, rename, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize, resolve, sep } from 'node:path';
 import type { Table } from 'apache-arrow';
 import { StageError } from './errors.ts';
@@ -47,10 +47,32 @@ function safeRel(stageId: string, rel: string): string {
   return n;
 }
 
-async function writeAtomic(path: string, data: Uint8Array | string): Promise<void> {
+async function writeAtomic(path: string, data: Uint8Array | string | readonly Uint8Array[]): Promise<void> {
   mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, data);
+  if (typeof data === 'string' || data instanceof Uint8Array) await writeFile(tmp, data);
+  else {
+    // chunks written in order without concatenating them first
+    const fh = await open(tmp, 'w');
+    try {
+      for (let i = 0; i < data.length; i += 512) {
+        const group = data.slice(i, i + 512);
+        let { bytesWritten: done } = await fh.writev(group as Uint8Array[]);
+        // a short write (rare for regular files): the rest chunk by chunk
+        for (const c of group) {
+          if (done >= c.byteLength) {
+            done -= c.byteLength;
+            continue;
+          }
+          let off = done;
+          done = 0;
+          while (off < c.byteLength) off += (await fh.write(c, off, c.byteLength - off)).bytesWritten;
+        }
+      }
+    } finally {
+      await fh.close();
+    }
+  }
   await rename(tmp, path);
 }
 

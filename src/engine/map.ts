@@ -149,6 +149,7 @@ export async function runMap<I>(opts: MapOptions<I>, env: MapEnv): Promise<MapRe
         env.progress(done, n, 'items');
       } else for (const i of idx) await runOne(i);
     }
+    if (opts.flush) await opts.flush();
     const rows = perItem.flatMap((r) => r ?? []);
     let table: Table;
     try {

@@ -63,8 +63,11 @@ export interface UpstreamOutputs extends UpstreamMeta {
 export interface OutputWriter {
   /** Writes a whole Arrow table `name` (stored as `<name>.arrow`). */
   table(name: string, table: Table): Promise<void>;
-  /** Writes a file (PNG, SVG, JSON, …) at a relative path inside the stage's output directory. */
-  file(relPath: string, data: Uint8Array | string): Promise<void>;
+  /**
+   * Writes a file (PNG, SVG, JSON, …) at a relative path inside the stage's output directory; `data` may be a list of
+   * chunks, written in order (no concatenated copy).
+   */
+  file(relPath: string, data: Uint8Array | string | readonly Uint8Array[]): Promise<void>;
   /** Absolute path where a stage may write large files directly (e.g. a generated dataset); committed with the rest. */
   path(relPath: string): string;
   /** Small JSON metadata for downstream stages (recorded in the manifest). */
@@ -102,6 +105,12 @@ export interface MapOptions<I> {
   batchFn?(items: I[], indices: number[]): Promise<Record<string, unknown>[][]>;
   /** Items per batchFn call. */
   batchSize?: number;
+  /**
+   * Awaited before each chunk is recorded as finished: `fn` / `batchFn` may leave the writes of their files in flight
+   * (overlapping them with the next items' work) as long as `flush` waits for them; a chunk is only marked done once
+   * its files are complete.
+   */
+  flush?(): Promise<void>;
 }
 
 export interface MapResult {

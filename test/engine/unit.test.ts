@@ -118,6 +118,52 @@ test('TTY progress: one live line per running stage with done/total and ETA, red
   p.stop();
 });
 
+test('ctx.map (runMap): flush is awaited before each chunk is recorded; a flush error fails the run and the chunk stays undone', async () => {
+  const { runMap } = await import('../../src/engine/map.ts');
+  const { mkdtempSync, rmSync, existsSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { Int32 } = await import('apache-arrow');
+  const dir = mkdtempSync(join(tmpdir(), 'xai-map-'));
+  try {
+    const schema = new Schema([new Field('id', new Utf8(), false), new Field('v', new Int32(), false)]);
+    const env = { stageId: 's', dir, signal: new AbortController().signal, failOnItemError: false, progress: () => {}, writeTable: async () => {}, stats: () => {} };
+    const log: string[] = [];
+    let pending = 0; // "writes" started by batchFn and finished only by flush
+    const opts = (failFlushAt?: number) => ({
+      table: 't',
+      items: [0, 1, 2, 3, 4, 5],
+      id: (i: number) => `i${i}`,
+      schema,
+      chunkSize: 4,
+      batchSize: 2,
+      fn: async (i: number) => [{ id: `i${i}`, v: i }],
+      async batchFn(b: number[]) {
+        pending++;
+        log.push(`batch ${b[0]}`);
+        return b.map((i) => [{ id: `i${i}`, v: i }]);
+      },
+      async flush() {
+        log.push(`flush (${pending} pending)`);
+        if (failFlushAt !== undefined && log.filter((x) => x.startsWith('flush')).length === failFlushAt) throw new Error('disk full');
+        pending = 0;
+      },
+    });
+    await assert.rejects(runMap(opts(2), env), /disk full/);
+    assert.deepEqual(log, ['batch 0', 'batch 2', 'flush (2 pending)', 'batch 4', 'flush (1 pending)']);
+    assert.ok(existsSync(join(dir, 't', 'chunk-000000.json')), 'chunk 0 recorded after its flush');
+    assert.ok(!existsSync(join(dir, 't', 'chunk-000001.json')), 'chunk 1 not recorded: its flush failed');
+    log.length = 0;
+    pending = 0; // a new process: nothing in flight
+    const r = await runMap(opts(), env);
+    assert.deepEqual(log, ['batch 4', 'flush (1 pending)']);
+    assert.equal(r.resumed, 4);
+    assert.equal(r.computed, 2);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('ctx.map (runMap): batches, a failing batch isolated item by item, abort then resume computes only the rest', async () => {
   const { runMap } = await import('../../src/engine/map.ts');
   const { mkdtempSync, rmSync } = await import('node:fs');

@@ -471,3 +471,24 @@ test('label-units: the same tables with 1 thread (inline) and 3 worker threads (
   }
   assert.equal(readFileSync(join(entry(three.r.record, 'labels'), 'tally-fine.csv'), 'utf8'), readFileSync(join(entry(one.r.record, 'labels'), 'tally-fine.csv'), 'utf8'));
 });
+
+test('encodePart: its chunks are the bytes of tableToIPC (maps not copied), and readPart reads them back', async () => {
+  const { tableToIPC, tableFromIPC } = await import('apache-arrow');
+  const { encodePart } = await import('../../src/explain/dissect/store.ts');
+  const act = Float32Array.from({ length: 2 * 3 * 4 * 5 }, (_, i) => Math.sin(i) * 10);
+  for (const dtype of ['float32', 'float16'] as const) {
+    const chunks = encodePart([7, 9], act, 3, 4, 5, dtype, { layer: 'l' });
+    const joined = Buffer.concat(chunks);
+    // the same table re-encoded in one piece by apache-arrow
+    const again = tableToIPC(tableFromIPC(joined), 'file');
+    assert.deepEqual(new Uint8Array(joined), again, dtype);
+    if (dtype === 'float32') assert.ok(chunks.some((c) => c.buffer === act.buffer), 'the maps chunk is a view on the activations');
+    const path = join(dir, `encode-${dtype}.arrow`);
+    writeFileSync(path, joined);
+    const pt = readPart(path, 3, 4, 5);
+    assert.deepEqual(Array.from(pt.images), [7, 9]);
+    const want = dtype === 'float32' ? act : act.map((v) => halfTable()[toHalf(v)]);
+    assert.deepEqual(pt.maps, want);
+    assert.equal(pt.maxima[4], Math.max(...want.subarray(4 * 20, 5 * 20)));
+  }
+});

@@ -138,6 +138,15 @@ export class TopQuantile {
     this.seen[unit] += count;
   }
 
+  /**
+   * `addUnitValues` for a map whose maximum is known: when `max` ≤ the unit's current cutoff, none of its values can be
+   * kept, so they are only counted (a NaN maximum, which the caller's `>` comparisons would not produce, is scanned).
+   */
+  addUnitValuesMax(unit: number, data: ArrayLike<number>, offset: number, count: number, max: number): void {
+    if (max <= this.cutoff[unit]) this.seen[unit] += count;
+    else this.addUnitValues(unit, data, offset, count);
+  }
+
   /** Add an NCHW batch of activations [n, units, h, w]. */
   addBatch(data: ArrayLike<number>, n: number, h: number, w: number): void {
     const hw = h * w;

@@ -29,7 +29,8 @@ import {
   Utf8,
   makeData,
   tableFromIPC,
-  tableToIPC,
+  RecordBatchFileWriter,
+  AsyncByteQueue,
 } from 'apache-arrow';
 import type { UpstreamOutputs } from '../../engine/types.ts';
 import type { BrodenDataset, BrodenItem, ItemLabels } from '../../data/types.ts';
@@ -150,8 +151,11 @@ export interface Part {
   maxima: Float32Array;
 }
 
-/** Encodes one model batch of one layer (NCHW float32 activations) as an Arrow IPC file. */
-export function encodePart(images: ArrayLike<number>, act: Float32Array, units: number, h: number, w: number, dtype: MapDtype, meta: Record<string, string>): Uint8Array {
+/**
+ * Encodes one model batch of one layer (NCHW float32 activations) as an Arrow IPC file, returned as its chunks in
+ * order (the maps chunk is a view on `act`, not a copy): the bytes of tableToIPC(table, 'file') without joining them.
+ */
+export function encodePart(images: ArrayLike<number>, act: Float32Array, units: number, h: number, w: number, dtype: MapDtype, meta: Record<string, string>): Uint8Array[] {
   const n = images.length;
   const hw = h * w;
   if (act.length !== n * units * hw) throw new Error(`encodePart: ${act.length} values for ${n}×${units}×${h}×${w}`);
@@ -159,21 +163,36 @@ export function encodePart(images: ArrayLike<number>, act: Float32Array, units: 
   const img = new Int32Array(rows);
   const unit = new Int32Array(rows);
   const max = new Float32Array(rows);
+  // maxima of the stored values (float16: of the rounded ones, which the thresholds are computed from)
+  const half = dtype === 'float16' ? floatToHalfArray(act) : undefined;
+  const vals = half ? halfTable() : undefined;
   for (let b = 0, r = 0; b < n; b++) {
     for (let u = 0; u < units; u++, r++) {
       img[r] = images[b];
       unit[r] = u;
       let m = -Infinity;
       const o = r * hw;
-      for (let j = 0; j < hw; j++) if (act[o + j] > m) m = act[o + j];
+      // a NaN anywhere makes the maximum NaN (quantile-thresholds then scans the map and reports it)
+      if (half) {
+        for (let j = 0; j < hw; j++) {
+          const v = vals![half[o + j]];
+          if (v > m) m = v;
+          else if (v !== v) m = NaN;
+        }
+      } else {
+        for (let j = 0; j < hw; j++) {
+          const v = act[o + j];
+          if (v > m) m = v;
+          else if (v !== v) m = NaN;
+        }
+      }
       max[r] = m;
     }
   }
   const elem: Float16 | Float32 = dtype === 'float16' ? new Float16() : new Float32();
-  const child =
-    dtype === 'float16'
-      ? makeData({ type: new Float16(), length: rows * hw, nullCount: 0, data: floatToHalfArray(act) })
-      : makeData({ type: new Float32(), length: rows * hw, nullCount: 0, data: act });
+  const child = half
+    ? makeData({ type: new Float16(), length: rows * hw, nullCount: 0, data: half })
+    : makeData({ type: new Float32(), length: rows * hw, nullCount: 0, data: act });
   const listType = new FixedSizeList(hw, new Field('v', elem, false));
   const fields = [
     new Field('image', new Int32(), false),
@@ -189,7 +208,20 @@ export function encodePart(images: ArrayLike<number>, act: Float32Array, units: 
     makeData({ type: listType, length: rows, nullCount: 0, child }),
   ];
   const data = makeData({ type: new Struct(fields), length: rows, nullCount: 0, children });
-  return tableToIPC(new Table([new RecordBatch(schema, data)]), 'file');
+  const sink = new ChunkSink();
+  const writer = new RecordBatchFileWriter();
+  writer.reset(sink);
+  writer.write(new Table([new RecordBatch(schema, data)]));
+  writer.finish();
+  return sink.chunks;
+}
+
+/** A writer sink that keeps the chunks the IPC writer emits (views on the column buffers and its own metadata). */
+class ChunkSink extends AsyncByteQueue {
+  readonly chunks: Uint8Array[] = [];
+  override write(value: Uint8Array): void {
+    if (value.byteLength > 0) this.chunks.push(value);
+  }
 }
 
 /**
