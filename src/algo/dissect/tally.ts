@@ -61,8 +61,9 @@ export interface PreparedImage {
   runSet: Int32Array;
   setLabels: number[][];
   setMasks: number[];
-  /** Pixels per label over the pixel maps. */
-  labelPixels: Map<number, number>;
+  /** Pixels per label over the pixel maps: labelPixels[k] pixels of label pixelLabels[k]. */
+  pixelLabels: Int32Array;
+  labelPixels: Float64Array;
   /** Non-zero image-level labels. */
   scalars: number[];
   scalarMask: number;
@@ -113,8 +114,8 @@ export class IouTally {
   private readonly mode: ResizeMode;
   private readonly fh: number;
   private readonly fw: number;
-  // per-image scratch
-  private readonly labelToTmp: Int32Array;
+  /** Per-label pixel counts while preparing an image (all zero between calls). */
+  private readonly labelScratch: Float64Array;
   /** A label mask of another tally found equal to ours (prepared images from it are accepted). */
   private sameMask: Uint32Array | null = null;
 
@@ -147,7 +148,7 @@ export class IouTally {
     this.rule = opts.denominator ?? 'lite';
     if (this.rule !== 'lite' && this.rule !== 'annotated') throw new RangeError(`dissect: denominator must be 'lite' or 'annotated', got '${String(this.rule)}'`);
     this.mode = opts.upsample ?? 'pil';
-    this.labelToTmp = new Int32Array(this.numLabels).fill(-1);
+    this.labelScratch = new Float64Array(this.numLabels);
   }
 
   private checkLabel(l: number, what: string): void {
@@ -164,47 +165,131 @@ export class IouTally {
     const H = ann.height;
     const W = ann.width;
     const P = H * W;
-    let setOf: Int32Array | null = null;
     const setLabels: number[][] = [[]];
     const setMasks: number[] = [0];
-    const labelPixels = new Map<number, number>();
+    // pixels per label, in the reusable per-label scratch (labels in first-seen order)
+    const pix = this.labelScratch;
+    const seenLabels: number[] = [];
+    const combine = new Map<number, number>();
+    let lastKey = -1;
+    let lastId = 0;
+    // the set of `prev` plus label l (label lists in map order, as one pass per map over the pixels would build them)
+    const setWith = (prev: number, l: number): number => {
+      const key = prev * numLabels + l;
+      if (key === lastKey) return lastId;
+      lastKey = key;
+      let id = combine.get(key);
+      if (id === undefined) {
+        id = setLabels.length;
+        setLabels.push([...setLabels[prev], l]);
+        setMasks.push(setMasks[prev] | this.labelMask[l]);
+        combine.set(key, id);
+      }
+      return (lastId = id);
+    };
+    let rowRun: Int32Array | null = null;
+    let runX0 = new Int32Array(0);
+    let runX1 = runX0;
+    let runSet = runX0;
     if (ann.maps.length > 0) {
-      setOf = new Int32Array(P); // set 0 = no labels
-      const combine = new Map<number, number>();
       for (let m = 0; m < ann.maps.length; m++) {
-        const map = ann.maps[m];
-        if (map.length !== P) throw new RangeError(`dissect: label map ${m} has ${map.length} pixels, expected ${H}×${W}`);
-        // consecutive pixels mostly repeat the same (previous set, label) pair: a one-entry cache before the Map
-        let lastKey = -1;
-        let lastId = 0;
-        let lastLabel = -1;
-        let run = 0;
-        for (let p = 0; p < P; p++) {
-          const l = map[p];
-          if (l === 0) continue;
-          if (!(l > 0 && l < numLabels && Number.isInteger(l))) this.checkLabel(l, `pixel map ${m}`);
-          if (l !== lastLabel) {
-            if (run > 0) labelPixels.set(lastLabel, (labelPixels.get(lastLabel) ?? 0) + run);
-            lastLabel = l;
-            run = 0;
-          }
-          run++;
-          const prev = setOf[p];
-          const key = prev * numLabels + l;
-          if (key !== lastKey) {
-            let id = combine.get(key);
-            if (id === undefined) {
-              id = setLabels.length;
-              setLabels.push([...setLabels[prev], l]);
-              setMasks.push(setMasks[prev] | this.labelMask[l]);
-              combine.set(key, id);
+        if (ann.maps[m].length !== P) throw new RangeError(`dissect: label map ${m} has ${ann.maps[m].length} pixels, expected ${H}×${W}`);
+      }
+      try {
+        // Per row: the runs of each map (equal non-zero labels), folded map by map into runs of label sets.
+        rowRun = new Int32Array(H + 1);
+        let cap = 4 * H;
+        let oX0 = new Int32Array(cap);
+        let oX1 = new Int32Array(cap);
+        let oSet = new Int32Array(cap);
+        let n = 0;
+        // row scratch: current runs (a) and the merge output (b); disjoint non-empty runs of a row number at most W
+        let aX0 = new Int32Array(W), aX1 = new Int32Array(W), aS = new Int32Array(W);
+        let bX0 = new Int32Array(W), bX1 = new Int32Array(W), bS = new Int32Array(W);
+        const mX0 = new Int32Array(W), mX1 = new Int32Array(W), mL = new Int32Array(W);
+        for (let y = 0; y < H; y++) {
+          rowRun[y] = n;
+          let na = 0;
+          const o = y * W;
+          for (let m = 0; m < ann.maps.length; m++) {
+            const map = ann.maps[m];
+            // this map's runs on row y
+            let nm = 0;
+            for (let x = 0; x < W; ) {
+              const l = map[o + x];
+              let e = x + 1;
+              while (e < W && map[o + e] === l) e++;
+              if (l !== 0) {
+                if (!(l > 0 && l < numLabels && Number.isInteger(l))) this.checkLabel(l, `pixel map ${m}`);
+                mX0[nm] = x;
+                mX1[nm] = e;
+                mL[nm++] = l;
+                if (pix[l] === 0) seenLabels.push(l);
+                pix[l] += e - x;
+              }
+              x = e;
             }
-            lastKey = key;
-            lastId = id;
+            if (nm === 0) continue;
+            // merge: every breakpoint of either list; a piece covered by a map run gets setWith(prev set, label)
+            let nb = 0;
+            let i = 0;
+            let j = 0;
+            let x = Math.min(na > 0 ? aX0[0] : W, mX0[0]);
+            const push = (x0: number, x1: number, set: number) => {
+              if (x1 <= x0 || set === 0) return;
+              if (nb > 0 && bS[nb - 1] === set && bX1[nb - 1] === x0) bX1[nb - 1] = x1;
+              else {
+                bX0[nb] = x0;
+                bX1[nb] = x1;
+                bS[nb++] = set;
+              }
+            };
+            while (i < na || j < nm) {
+              // skip to the next covered position
+              const ai = i < na ? aX0[i] : W;
+              const mj = j < nm ? mX0[j] : W;
+              if (x < ai && x < mj) x = Math.min(ai, mj);
+              const inA = i < na && aX0[i] <= x;
+              const inM = j < nm && mX0[j] <= x;
+              const endA = inA ? aX1[i] : i < na ? aX0[i] : W;
+              const endM = inM ? mX1[j] : j < nm ? mX0[j] : W;
+              const e = Math.min(endA, endM);
+              const prev = inA ? aS[i] : 0;
+              push(x, e, inM ? setWith(prev, mL[j]) : prev);
+              x = e;
+              if (inA && aX1[i] === e) i++;
+              if (inM && mX1[j] === e) j++;
+            }
+            // b becomes a
+            [aX0, bX0] = [bX0, aX0];
+            [aX1, bX1] = [bX1, aX1];
+            [aS, bS] = [bS, aS];
+            na = nb;
           }
-          setOf[p] = lastId;
+          if (n + na > cap) {
+            while (n + na > cap) cap *= 2;
+            const g0 = new Int32Array(cap);
+            const g1 = new Int32Array(cap);
+            const g2 = new Int32Array(cap);
+            g0.set(oX0.subarray(0, n));
+            g1.set(oX1.subarray(0, n));
+            g2.set(oSet.subarray(0, n));
+            oX0 = g0;
+            oX1 = g1;
+            oSet = g2;
+          }
+          oX0.set(aX0.subarray(0, na), n);
+          oX1.set(aX1.subarray(0, na), n);
+          oSet.set(aS.subarray(0, na), n);
+          n += na;
         }
-        if (run > 0) labelPixels.set(lastLabel, (labelPixels.get(lastLabel) ?? 0) + run);
+        rowRun[H] = n;
+        runX0 = oX0.slice(0, n);
+        runX1 = oX1.slice(0, n);
+        runSet = oSet.slice(0, n);
+      } catch (e) {
+        for (const l of seenLabels) pix[l] = 0; // leave the scratch clean for the next image
+        throw e;
       }
     }
     let scalarMask = 0;
@@ -216,39 +301,13 @@ export class IouTally {
     let imageMask = scalarMask;
     for (const m of setMasks) imageMask |= m;
     const scalars = ann.scalars.filter((s) => s !== 0);
-    // runs of equal non-zero set ids along each row
-    let rowRun: Int32Array | null = null;
-    let runX0 = new Int32Array(0);
-    let runX1 = runX0;
-    let runSet = runX0;
-    if (setOf) {
-      let n = 0;
-      for (let y = 0; y < H; y++) {
-        for (let x = 0, o = y * W; x < W; x++) if (setOf[o + x] !== 0 && (x === 0 || setOf[o + x] !== setOf[o + x - 1])) n++;
-      }
-      rowRun = new Int32Array(H + 1);
-      runX0 = new Int32Array(n);
-      runX1 = new Int32Array(n);
-      runSet = new Int32Array(n);
-      let r = 0;
-      for (let y = 0; y < H; y++) {
-        rowRun[y] = r;
-        const o = y * W;
-        for (let x = 0; x < W; ) {
-          const s = setOf[o + x];
-          let e = x + 1;
-          while (e < W && setOf[o + e] === s) e++;
-          if (s !== 0) {
-            runX0[r] = x;
-            runX1[r] = e;
-            runSet[r++] = s;
-          }
-          x = e;
-        }
-      }
-      rowRun[H] = r;
-    }
-    return { height: H, width: W, numLabels, labelMask: this.labelMask, rowRun, runX0, runX1, runSet, setLabels, setMasks, labelPixels, scalars, scalarMask, imageMask };
+    const pixelLabels = Int32Array.from(seenLabels);
+    const labelPixels = new Float64Array(seenLabels.length);
+    seenLabels.forEach((l, k) => {
+      labelPixels[k] = pix[l];
+      pix[l] = 0;
+    });
+    return { height: H, width: W, numLabels, labelMask: this.labelMask, rowRun, runX0, runX1, runSet, setLabels, setMasks, pixelLabels, labelPixels, scalars, scalarMask, imageMask };
   }
 
   /**
@@ -276,7 +335,7 @@ export class IouTally {
 
     // --- truth (G) ---------------------------------------------------------------------------------------------
     // integer pixel counts: the same float64 sums as one += 1 per pixel
-    for (const [l, c] of prep.labelPixels) this.truth[l] += c;
+    for (let k = 0; k < prep.pixelLabels.length; k++) this.truth[prep.pixelLabels[k]] += prep.labelPixels[k];
     for (const s of prep.scalars) this.truth[s] += P;
     const { rowRun, runX0, runX1, runSet, setLabels, setMasks, scalars, scalarMask, imageMask } = prep;
     const nSets = setLabels.length;
