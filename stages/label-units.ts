@@ -294,8 +294,7 @@ export default {
   },
 } satisfies StageDef<LabelParams>;
 
-/** Runs the tally in worker threads: part k's label maps go to every worker, at most AHEAD parts ahead of the slowest. */
-const AHEAD = 3;
+/** Runs the tally in worker threads (src/explain/dissect/pool.ts): part k's parts and label sets go to every worker. */
 async function runWorkers(
   ranges: import('../src/explain/dissect/tally.ts').JobLayer[][],
   opts: import('../src/explain/dissect/tally.ts').JobOptions,
@@ -304,71 +303,23 @@ async function runWorkers(
   progress: (k: number) => void,
   signal: AbortSignal,
 ): Promise<import('../src/explain/dissect/tally.ts').JobLayerResult[][]> {
-  const { Worker } = await import('node:worker_threads');
   const { prepareImages } = await import('../src/explain/dissect/tally.ts');
-  const { readShared } = await import('../src/explain/dissect/store.ts');
-  const layerShapes = ranges[0].map((r) => r.entry);
-  type FromWorker = import('../src/explain/dissect/tally.ts').FromWorker;
-  const { readPart } = await import('../src/explain/dissect/store.ts');
-  const workers = ranges.map((layers) => new Worker(new URL('../src/explain/dissect/worker.mjs', import.meta.url), { workerData: { xaiTally: { layers, opts } } }));
-  const doneUpTo = workers.map(() => -1);
-  const results: (import('../src/explain/dissect/tally.ts').JobLayerResult[] | undefined)[] = workers.map(() => undefined);
-  let failure: Error | undefined;
-  let wake: (() => void) | undefined;
-  const notify = () => {
-    const w = wake;
-    wake = undefined;
-    w?.();
-  };
-  workers.forEach((w, i) => {
-    w.on('message', (m: FromWorker) => {
-      if (m.type === 'done') doneUpTo[i] = m.k;
-      else if (m.type === 'results') results[i] = m.results;
-      else failure ??= new Error(`tally worker ${i}: ${m.message}`);
-      notify();
-    });
-    w.on('error', (e) => {
-      failure ??= new Error(`tally worker ${i}: ${e.message}`);
-      notify();
-    });
-    w.on('exit', (code) => {
-      if (!results[i] && code !== 0) failure ??= new Error(`tally worker ${i} exited with code ${code}`);
-      notify();
-    });
-  });
-  signal.addEventListener('abort', notify, { once: true });
-  const waitFor = async (cond: () => boolean) => {
-    while (!cond()) {
-      if (failure) throw failure;
-      if (signal.aborted) throw signal.reason ?? new Error('interrupted');
-      await new Promise<void>((r) => (wake = r));
-    }
-    if (failure) throw failure;
-  };
+  const { PartPool } = await import('../src/explain/dissect/pool.ts');
+  type Results = import('../src/explain/dissect/tally.ts').JobLayerResult[];
+  const shapes = ranges[0].map((r) => r.entry);
+  const pool = new PartPool<Results>('./tally.ts', ranges.map((layers) => ({ xaiTally: { layers, opts } })), 'tally', signal);
   try {
-    // shared buffers for the part files, reused round-robin: part k's slot is free again once every worker is done
-    // with part k − AHEAD − 1 (waited for below), which saves faulting in fresh memory for every part
-    const slots: Uint8Array[][] = Array.from({ length: AHEAD + 1 }, () => []);
     for (let k = 0; k < parts.length; k++) {
-      await waitFor(() => Math.min(...doneUpTo) >= k - AHEAD);
-      progress(Math.min(...doneUpTo));
+      await pool.ready();
+      progress(pool.finished);
       // the label sets once here rather than in every worker
       const anns = prepareImages(opts.concepts, await annotationsOf(k));
-      // the part files read and parsed once here, in shared memory, rather than by every worker
-      const slot = slots[k % slots.length];
-      const pts = parts[k].map((path, li) => {
-        const bytes = readShared(path, slot[li]);
-        slot[li] = bytes.buffer.byteLength > bytes.byteLength ? new Uint8Array(bytes.buffer) : bytes;
-        const l = layerShapes[li];
-        return readPart(path, l.units, l.height, l.width, bytes);
-      });
-      for (const w of workers) w.postMessage({ type: 'part', k, anns, parts: pts });
+      pool.send(parts[k], shapes, { anns });
     }
-    for (const w of workers) w.postMessage({ type: 'end' });
-    await waitFor(() => results.every((r) => r !== undefined));
+    const results = await pool.end();
     progress(parts.length - 1);
-    return results as import('../src/explain/dissect/tally.ts').JobLayerResult[][];
+    return results;
   } finally {
-    await Promise.all(workers.map((w) => w.terminate()));
+    await pool.close();
   }
 }

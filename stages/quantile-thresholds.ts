@@ -3,13 +3,15 @@
 // Streams the collect-activations parts one at a time through TopQuantile (src/algo/dissect/quantile.ts), which keeps
 // only the top ≈ q·N·H·W values of each unit (8 bytes per kept value). Memory budget: `memoryMB` (default 512 MiB)
 // bounds those buffers; a layer whose units need more is processed in unit groups, one pass over its parts per group
-// (exact either way). Broden (63,305 images) at q = 0.005: ResNet-18 layer2 (128 units, 28×28) needs 254 MB, layer3
+// (exact either way); units are split between worker threads, each part read once into shared memory and posted to
+// all of them (src/explain/dissect/pool.ts). Broden (63,305 images) at q = 0.005: ResNet-18 layer2 (128 units, 28×28) needs 254 MB, layer3
 // 127 MB, layer4 63 MB — one pass each within the default budget.
 import type { Json, StageDef } from '../src/engine/types.ts';
 
 export interface QuantileParams {
   quantile: number;
   memoryMB: number;
+  workers?: number;
 }
 
 export default {
@@ -21,6 +23,7 @@ export default {
     properties: {
       quantile: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1, default: 0.005, description: 'q: fraction of activations above T_k (NetDissect QUANTILE)' },
       memoryMB: { type: 'number', exclusiveMinimum: 0, default: 512, description: 'budget for the exact selection buffers; larger layers take several passes' },
+      workers: { type: 'integer', minimum: 1, maximum: 64, description: 'threads for the selection, units split between them (default: min(4, CPU cores)); same result for any value' },
     },
   },
   inputs: {
@@ -51,36 +54,55 @@ export default {
     const passes = plan.reduce((s, x) => s + x.groups.length, 0);
     const work = passes * index.parts.length;
     let done = 0;
-    const scratch: { buf?: Uint8Array } = {};
     const rows: { layer: string; unit: number; threshold: number }[] = [];
     const memo: Record<string, Json> = {};
-    for (const { l, total, perUnit, groups } of plan) {
-      const th = new Float64Array(l.units);
-      const hw = l.height * l.width;
-      for (const [u0, u1] of groups) {
-        const tq = new TopQuantile(u1 - u0, total, q);
-        for (const part of index.parts) {
-          if (ctx.signal.aborted) throw ctx.signal.reason ?? new Error('interrupted');
-          // read into one reused buffer (the part is consumed before the next read)
-          const path = io.partPath(up, l, part);
-          const pt = io.readPart(path, l.units, l.height, l.width, io.readReusing(path, scratch));
-          for (let b = 0; b < pt.images.length; b++) {
-            // maps whose stored maximum is at most the unit's current cutoff are counted, not scanned
-            for (let u = u0; u < u1; u++) tq.addUnitValuesMax(u - u0, pt.maps, (b * l.units + u) * hw, hw, pt.maxima[b * l.units + u]);
+    // Inline for one thread; else a worker pool: each part read once here (shared memory), units split between workers.
+    const { availableParallelism } = await import('node:os');
+    const { addPart } = await import('../src/explain/dissect/quantile-job.ts');
+    const maxUnits = Math.max(...plan.flatMap((x) => x.groups.map(([a, b]) => b - a)));
+    const nWorkers = Math.max(1, Math.min(ctx.params.workers ?? Math.min(4, availableParallelism()), maxUnits));
+    const pool = nWorkers > 1 ? new (await import('../src/explain/dissect/pool.ts')).PartPool<Float64Array>('./quantile-job.ts', Array.from({ length: nWorkers }, (_, index) => ({ xaiQuantile: { index } })), 'quantile', ctx.signal) : undefined;
+    const scratch: { buf?: Uint8Array } = {};
+    try {
+      for (const { l, total, perUnit, groups } of plan) {
+        const th = new Float64Array(l.units);
+        const hw = l.height * l.width;
+        for (const [u0, u1] of groups) {
+          if (pool) {
+            const ranges = Array.from({ length: nWorkers }, (_, w): [number, number] => [u0 + Math.floor((w * (u1 - u0)) / nWorkers), u0 + Math.floor(((w + 1) * (u1 - u0)) / nWorkers)]);
+            pool.broadcast({ type: 'pass', units: l.units, hw, total, q, ranges });
+            for (const part of index.parts) {
+              await pool.ready();
+              pool.send([io.partPath(up, l, part)], [l]);
+              ctx.progress(++done, work, 'parts');
+            }
+            const res = await pool.end();
+            res.forEach((t, w) => th.set(t, ranges[w][0]));
+          } else {
+            const tq = new TopQuantile(u1 - u0, total, q);
+            for (const part of index.parts) {
+              if (ctx.signal.aborted) throw ctx.signal.reason ?? new Error('interrupted');
+              // read into one reused buffer (the part is consumed before the next read)
+              const path = io.partPath(up, l, part);
+              addPart(tq, io.readPart(path, l.units, l.height, l.width, io.readReusing(path, scratch)), l.units, hw, u0, u1);
+              ctx.progress(++done, work, 'parts');
+              await new Promise((r) => setImmediate(r));
+            }
+            th.set(tq.thresholds(), u0);
           }
-          ctx.progress(++done, work, 'parts');
-          await new Promise((r) => setImmediate(r));
         }
-        th.set(tq.thresholds(), u0);
+        for (let u = 0; u < l.units; u++) rows.push({ layer: l.layer, unit: u, threshold: th[u] });
+        const bufferMb = Math.round((perUnit * (groups[0][1] - groups[0][0]) * 10) / 2 ** 20) / 10;
+        memo[l.layer] = { units: l.units, values_per_unit: total, passes: groups.length, buffer_mb: bufferMb };
+        ctx.log.info(`${l.layer}: ${l.units} thresholds from ${total} values/unit in ${groups.length} pass(es), selection buffers ${bufferMb} MiB${pool ? `, ${nWorkers} threads` : ''}`);
       }
-      for (let u = 0; u < l.units; u++) rows.push({ layer: l.layer, unit: u, threshold: th[u] });
-      const bufferMb = Math.round((perUnit * (groups[0][1] - groups[0][0]) * 10) / 2 ** 20) / 10;
-      memo[l.layer] = { units: l.units, values_per_unit: total, passes: groups.length, buffer_mb: bufferMb };
-      ctx.log.info(`${l.layer}: ${l.units} thresholds from ${total} values/unit in ${groups.length} pass(es), selection buffers ${bufferMb} MiB`);
+    } finally {
+      await pool?.close();
     }
     const schema = new Schema([new Field('layer', new Utf8(), false), new Field('unit', new Int32(), false), new Field('threshold', new Float64(), false)]);
     await ctx.out.table('thresholds', tableFromRows(rows, schema));
     ctx.out.meta('quantile', q);
     ctx.out.meta('layers', memo);
+    ctx.out.meta('threads', nWorkers);
   },
 } satisfies StageDef<QuantileParams>;

@@ -461,6 +461,20 @@ test('quantile-thresholds: a tiny memory budget splits units into groups (one pa
   assert.deepEqual(rows(table(split.r.record, 'thresholds', 'thresholds')), rows(table(full.r.record, 'thresholds', 'thresholds')));
 });
 
+test('quantile-thresholds: the same thresholds inline (1 thread) and with 2 or 3 worker threads, with and without unit groups', async () => {
+  const one = await run(['stages.thresholds.workers=1']);
+  const want = rows(table(one.r.record, 'thresholds', 'thresholds'));
+  // 4194 B: the 8×8 'fine' layer in groups of 2 units (then 1), so one of 3 workers has no unit in the first pass
+  for (const [set, threads, finePasses] of [[['stages.thresholds.workers=2'], 2, 1], [['stages.thresholds.workers=3', 'stages.thresholds.memoryMB=0.004'], 3, 2]] as const) {
+    const r = await run([...set]);
+    assert.deepEqual(r.errors, []);
+    assert.deepEqual(rows(table(r.r.record, 'thresholds', 'thresholds')), want, set.join(' '));
+    const e = JSON.parse(readFileSync(join(entry(r.r.record, 'thresholds'), 'manifest.json'), 'utf8'));
+    assert.equal(e.meta.threads, threads);
+    assert.equal(e.meta.layers.fine.passes, finePasses);
+  }
+});
+
 test('label-units: the same tables with 1 thread (inline) and 3 worker threads (units split)', async () => {
   const one = await run(['stages.labels.workers=1']);
   const three = await run(['stages.labels.workers=3']);

@@ -104,7 +104,7 @@ export interface WorkerInit {
  * thread, so the worker needs no Arrow reader).
  */
 export type ToWorker = { type: 'part'; k: number; anns: (ImageAnnotations | PreparedImage | null)[]; parts: Part[] } | { type: 'end' };
-export type FromWorker = { type: 'done'; k: number } | { type: 'results'; results: JobLayerResult[] } | { type: 'error'; message: string };
+export type FromWorker = import('./pool.ts').FromPoolWorker<JobLayerResult[]>;
 
 if (parentPort && workerData && (workerData as { xaiTally?: WorkerInit }).xaiTally) {
   const init = (workerData as { xaiTally: WorkerInit }).xaiTally;

@@ -1,6 +1,10 @@
-// Worker-thread entry of label-units. Worker threads do not inherit the CLI's TypeScript loader hooks, so this plain
-// module registers them (bin/hooks.mjs) before loading the TypeScript worker code (src/explain/dissect/tally.ts).
+// Worker-thread entry of the dissection stages' worker pools (src/explain/dissect/pool.ts). Worker threads do not
+// inherit the CLI's TypeScript loader hooks, so this plain module registers them (bin/hooks.mjs) before loading the
+// TypeScript worker code named by workerData.xaiModule (./tally.ts: label-units; ./quantile-job.ts: quantile-thresholds).
 import { register } from 'node:module';
+import { workerData } from 'node:worker_threads';
 
 register('../../../bin/hooks.mjs', import.meta.url);
-await import('./tally.ts');
+const mod = workerData?.xaiModule ?? './tally.ts';
+if (mod !== './tally.ts' && mod !== './quantile-job.ts') throw new Error(`unknown dissection worker module ${mod}`);
+await import(mod);

@@ -1,0 +1,116 @@
+// Worker threads fed the same stream of stored parts (label-units' tally, quantile-thresholds' selection): the main
+// thread reads and parses each part file once, into shared memory reused round-robin, and posts it to every worker;
+// workers acknowledge each part ('done'), and the main thread stays at most `ahead` parts in front of the slowest, which
+// also bounds the shared buffers (a slot is reused only once every worker is done with its previous part).
+// Worker protocol (see worker.mjs): workerData { xaiModule, ...init }; messages in: { type: 'part', k, parts, ...extra }
+// and { type: 'end' }; messages out: { type: 'done', k }, { type: 'results', results }, { type: 'error', message }.
+import { Worker } from 'node:worker_threads';
+import { readPart, readShared, type Part } from './store.ts';
+
+export type FromPoolWorker<R> = { type: 'done'; k: number } | { type: 'results'; results: R } | { type: 'error'; message: string };
+
+export interface PartShape {
+  units: number;
+  height: number;
+  width: number;
+}
+
+export class PartPool<R> {
+  private readonly workers: Worker[];
+  private readonly doneUpTo: number[];
+  private readonly results: (R | undefined)[];
+  private failure: Error | undefined;
+  private wake: (() => void) | undefined;
+  private readonly slots: Uint8Array[][];
+  private sent = 0;
+
+  /** `module`: the worker module beside worker.mjs (e.g. './tally.ts'); `inits`: one workerData per worker. */
+  constructor(
+    module: string,
+    inits: object[],
+    private readonly what: string,
+    private readonly signal: AbortSignal,
+    private readonly ahead = 3,
+  ) {
+    this.workers = inits.map((init) => new Worker(new URL('./worker.mjs', import.meta.url), { workerData: { ...init, xaiModule: module } }));
+    this.doneUpTo = this.workers.map(() => -1);
+    this.results = this.workers.map(() => undefined);
+    this.slots = Array.from({ length: ahead + 1 }, () => []);
+    this.workers.forEach((w, i) => {
+      w.on('message', (m: FromPoolWorker<R>) => {
+        if (m.type === 'done') this.doneUpTo[i] = m.k;
+        else if (m.type === 'results') this.results[i] = m.results;
+        else this.failure ??= new Error(`${what} worker ${i}: ${m.message}`);
+        this.notify();
+      });
+      w.on('error', (e) => {
+        this.failure ??= new Error(`${what} worker ${i}: ${e.message}`);
+        this.notify();
+      });
+      w.on('exit', (code) => {
+        if (this.results[i] === undefined && code !== 0) this.failure ??= new Error(`${what} worker ${i} exited with code ${code}`);
+        this.notify();
+      });
+    });
+    signal.addEventListener('abort', () => this.notify(), { once: true });
+  }
+
+  /** Parts every worker has finished (−1: none). */
+  get finished(): number {
+    return Math.min(...this.doneUpTo);
+  }
+
+  private notify(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  private async waitFor(cond: () => boolean): Promise<void> {
+    while (!cond()) {
+      if (this.failure) throw this.failure;
+      if (this.signal.aborted) throw this.signal.reason ?? new Error('interrupted');
+      await new Promise<void>((r) => (this.wake = r));
+    }
+    if (this.failure) throw this.failure;
+  }
+
+  /** Waits until part number `k` (counting every `send` of this pool from 0) may be read into its slot. */
+  async ready(): Promise<void> {
+    const k = this.sent;
+    await this.waitFor(() => this.finished >= k - this.ahead);
+  }
+
+  /**
+   * Reads and parses the part files `paths` (one per shape) into the next slot and posts them, with `extra`, to every
+   * worker; call `ready()` first.
+   */
+  send(paths: string[], shapes: PartShape[], extra: object = {}): void {
+    const k = this.sent++;
+    const slot = this.slots[k % this.slots.length];
+    const parts: Part[] = paths.map((path, i) => {
+      const bytes = readShared(path, slot[i]);
+      slot[i] = bytes.buffer.byteLength > bytes.byteLength ? new Uint8Array(bytes.buffer) : bytes;
+      const s = shapes[i];
+      return readPart(path, s.units, s.height, s.width, bytes);
+    });
+    for (const w of this.workers) w.postMessage({ ...extra, type: 'part', k, parts });
+  }
+
+  /** Posts `msg` to every worker (e.g. the start of a new pass). */
+  broadcast(msg: object): void {
+    for (const w of this.workers) w.postMessage(msg);
+  }
+
+  /** Ends the stream and returns each worker's results (the pool can take a new stream afterwards). */
+  async end(): Promise<R[]> {
+    this.results.fill(undefined);
+    for (const w of this.workers) w.postMessage({ type: 'end' });
+    await this.waitFor(() => this.results.every((r) => r !== undefined));
+    return this.results.slice() as R[];
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
