@@ -2,8 +2,8 @@
 // 112² masks like broden1_224) and the ResNet-18-shaped ONNX of src/model/testing/nets.ts (random weights), layers
 // layer2-4. Baseline: the forward passes alone (decode + model.activations of the three layers, batch 32, results
 // dropped). Dissection: the pipeline dataset → load-model → collect-activations → quantile-thresholds → label-units
-// run by the engine (cache commits included). Each runs in a fresh child process (its own peak RSS), twice, alternating
-// (baseline, dissection, baseline, dissection); the fastest run of each side is compared. Target: whole dissection ≤
+// run by the engine (cache commits included). Each runs in a fresh child process (its own peak RSS), three times,
+// alternating (baseline, dissection, baseline, …); the median run of each side is compared. Target: whole dissection ≤
 // 1.2× the forward passes. Extrapolated to Broden's 63,305 images (time, disk, RSS).
 // 1000 images (--quick: 64).
 import { spawnSync } from 'node:child_process';
@@ -98,9 +98,9 @@ const bench: BenchFn = async ({ quick }) => {
       rmSync(proj, { recursive: true, force: true }); // frees the maps (680 MB at 1000 images) before the next run
       return out;
     };
-    // Alternating runs (baseline, dissection, baseline, …); each side's fastest run is compared (the box is shared and
-    // noisy: single runs vary by ±7%), every run is listed in the notes.
-    const reps = quick ? 1 : 2;
+    // Alternating runs (baseline, dissection, baseline, …); each side's median run is compared (the box is shared and
+    // noisy: identical runs vary by ±6%), every run is listed in the notes.
+    const reps = quick ? 1 : 3;
     const bs: any[] = [];
     const ds: any[] = [];
     for (let rep = 0; rep < reps; rep++) {
@@ -108,9 +108,10 @@ const bench: BenchFn = async ({ quick }) => {
       ds.push(dissectOnce(rep));
     }
     const stageSumOf = (x: any) => (x.stages.acts as number) + (x.stages.thresholds as number) + (x.stages.labels as number);
-    const b = bs.reduce((m, x) => (x.total < m.total ? x : m));
-    const d = ds.reduce((m, x) => (stageSumOf(x) < stageSumOf(m) ? x : m));
-    const runs = `runs (s): baseline ${bs.map((x) => x.total.toFixed(1)).join(', ')}; dissection ${ds.map((x) => stageSumOf(x).toFixed(1)).join(', ')}; fastest of each compared`;
+    const median = <T>(xs: T[], v: (x: T) => number) => [...xs].sort((a, c) => v(a) - v(c))[(xs.length - 1) >> 1];
+    const b = median(bs, (x) => x.total);
+    const d = median(ds, stageSumOf);
+    const runs = `runs (s): baseline ${bs.map((x) => x.total.toFixed(1)).join(', ')}; dissection ${ds.map((x) => stageSumOf(x).toFixed(1)).join(', ')}; median of each compared`;
     const forwardOnly = b.forward;
     const baseline = b.total;
     const stageSum = (d.stages.acts as number) + (d.stages.thresholds as number) + (d.stages.labels as number);
