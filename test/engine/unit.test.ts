@@ -2,7 +2,10 @@
 // schema closing, the TTY progress display.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Field, FixedSizeList, Float32, Int64, Schema, Utf8, tableFromIPC } from 'apache-arrow';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Field, FixedSizeList, Float32, Int32, Int64, Schema, Utf8, tableFromIPC } from 'apache-arrow';
 import { ConfigError, nearest, levenshtein } from '../../src/engine/errors.ts';
 import { deepMerge } from '../../src/engine/pipeline.ts';
 import { canonicalJson, stageKey } from '../../src/engine/fingerprint.ts';
@@ -11,6 +14,7 @@ import { closeSchema, compile } from '../../src/engine/validate.ts';
 import { concatTables, formatTable, tableFromRows, tableToBytes, tableToJsonRows } from '../../src/arrow/io.ts';
 import { EventBus } from '../../src/engine/events.ts';
 import { attachProgress } from '../../src/engine/progress.ts';
+import { runMap } from '../../src/engine/map.ts';
 
 test('nearest: Levenshtein suggestions, none when nothing is close', () => {
   assert.equal(levenshtein('kitten', 'sitting'), 3);
@@ -119,11 +123,6 @@ test('TTY progress: one live line per running stage with done/total and ETA, red
 });
 
 test('ctx.map (runMap): flush is awaited before each chunk is recorded; a flush error fails the run and the chunk stays undone', async () => {
-  const { runMap } = await import('../../src/engine/map.ts');
-  const { mkdtempSync, rmSync, existsSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const { join } = await import('node:path');
-  const { Int32 } = await import('apache-arrow');
   const dir = mkdtempSync(join(tmpdir(), 'xai-map-'));
   try {
     const schema = new Schema([new Field('id', new Utf8(), false), new Field('v', new Int32(), false)]);
@@ -165,11 +164,6 @@ test('ctx.map (runMap): flush is awaited before each chunk is recorded; a flush 
 });
 
 test('ctx.map (runMap): batches, a failing batch isolated item by item, abort then resume computes only the rest', async () => {
-  const { runMap } = await import('../../src/engine/map.ts');
-  const { mkdtempSync, rmSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const { join } = await import('node:path');
-  const { Int32 } = await import('apache-arrow');
   const dir = mkdtempSync(join(tmpdir(), 'xai-map-'));
   try {
     const schema = new Schema([new Field('id', new Utf8(), false), new Field('v', new Int32(), false)]);
