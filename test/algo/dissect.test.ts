@@ -14,6 +14,28 @@ function rng(seed: number): () => number {
   };
 }
 
+test('TopQuantile.addUnitValuesMax: maps at or below the cutoff are only counted (same thresholds); a NaN maximum is scanned and reported', () => {
+  const r = rng(5);
+  const n = 200;
+  const hw = 49;
+  const maps = new Float32Array(n * hw).map(() => Math.max(0, r() * 3 - 1.5));
+  const maxima = new Float32Array(n);
+  for (let b = 0; b < n; b++) maxima[b] = Math.max(...maps.subarray(b * hw, (b + 1) * hw));
+  const plain = new TopQuantile(1, n * hw, 0.005);
+  const skipping = new TopQuantile(1, n * hw, 0.005);
+  for (let b = 0; b < n; b++) {
+    plain.addUnitValues(0, maps, b * hw, hw);
+    skipping.addUnitValuesMax(0, maps, b * hw, hw, maxima[b]);
+  }
+  assert.deepEqual(skipping.thresholds(), plain.thresholds());
+  assert.equal(skipping.thresholds()[0], percentileExact(maps, 0.005));
+  const withNan = new TopQuantile(1, 2 * hw, 0.005);
+  withNan.addUnitValuesMax(0, maps, 0, hw, maxima[0]);
+  const bad = maps.slice(0, hw);
+  bad[3] = NaN;
+  assert.throws(() => withNan.addUnitValuesMax(0, bad, 0, hw, NaN), /NaN activation in unit 0/);
+});
+
 test('linear percentile index as numpy (virtual index (n − 1)·p)', () => {
   // n = 1000, p = 0.995 → 994.005: sorted[994] + 0.005·(sorted[995] − sorted[994])
   const { lo, hi, gamma } = percentileIndex(1000, 0.005);

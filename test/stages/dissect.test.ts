@@ -505,4 +505,12 @@ test('encodePart: its chunks are the bytes of tableToIPC (maps not copied), and 
     assert.deepEqual(pt.maps, want);
     assert.equal(pt.maxima[4], Math.max(...want.subarray(4 * 20, 5 * 20)));
   }
+  // a NaN anywhere in a map makes its stored maximum NaN (quantile-thresholds then scans it and reports the NaN)
+  const withNan = act.slice();
+  withNan[25] = NaN;
+  const path = join(dir, 'encode-nan.arrow');
+  writeFileSync(path, Buffer.concat(encodePart([7, 9], withNan, 3, 4, 5, 'float32', { layer: 'l' })));
+  const pt = readPart(path, 3, 4, 5);
+  assert.ok(Number.isNaN(pt.maxima[1]));
+  assert.equal(pt.maxima[0], Math.max(...act.subarray(0, 20)));
 });
