@@ -22,6 +22,7 @@ export default {
   kind: 'label-units',
   version: '1',
   description: 'Network Dissection: upsample + threshold unit maps, IoU with every concept over the dataset, label each unit',
+  keyExclude: ['workers'], // any thread count gives the same outputs
   params: {
     type: 'object',
     properties: {

@@ -18,6 +18,7 @@ export default {
   kind: 'quantile-thresholds',
   version: '1',
   description: 'Network Dissection: exact per-unit top-quantile activation thresholds T_k (P(a_k > T_k) = q)',
+  keyExclude: ['workers'], // any thread count gives the same outputs
   params: {
     type: 'object',
     properties: {

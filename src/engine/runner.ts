@@ -75,7 +75,8 @@ export async function keyFor(
   if (st.def.reads) {
     for (const p of st.def.reads(st.params, metas)) reads[p] = await hashPath(absRead(root, p), memo);
   }
-  const key = stageKey({ kind: st.def.kind, version: st.def.version, params: st.params, upstream: upstreamKeys, reads });
+  const keyParams = st.def.keyExclude?.length && st.params && typeof st.params === 'object' ? Object.fromEntries(Object.entries(st.params as Record<string, unknown>).filter(([k]) => !st.def.keyExclude!.includes(k))) : st.params;
+  const key = stageKey({ kind: st.def.kind, version: st.def.version, params: keyParams, upstream: upstreamKeys, reads });
   return { key, reads, upstreamKeys };
 }
 

@@ -16,6 +16,11 @@ export interface StageDef<P = any> {
   description: string;
   /** JSON schema of `params` (with defaults). Validated before anything runs. */
   params: JsonSchema;
+  /**
+   * Top-level params that do not change what the stage outputs (e.g. a thread count): left out of the cache key, so
+   * changing them reuses the cached entry (they are still recorded in the manifest and run record).
+   */
+  keyExclude?: readonly string[];
   /** Named upstream inputs this stage takes (pipeline: `inputs: { <name>: <stage id> }`). */
   inputs?: Record<string, { description: string; optional?: boolean; kinds?: string[] }>;
   /** Tables and files the stage writes, for docs and `xai show`. */

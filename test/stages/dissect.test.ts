@@ -147,17 +147,19 @@ stages:
 `;
 }
 
-async function run(sets: string[] = [], onBus?: (bus: EventBus, abort: AbortController) => void) {
+async function run(sets: string[] = [], onBus?: (bus: EventBus, abort: AbortController) => void, force: string[] = []) {
   const plan = await analyze(join(dir, 'pipelines', 'p.yaml'), { root: dir, sets });
   const bus = new EventBus();
   const ac = new AbortController();
   const errors: string[] = [];
+  const computed: string[] = [];
   bus.on((e) => {
     if (e.type === 'stage-failed') errors.push(`${e.stageId}: ${e.error}`);
+    if (e.type === 'stage-done') computed.push(e.stageId);
   });
   onBus?.(bus, ac);
-  const r = await executePlan(plan, { bus, jobs: 1, signal: ac.signal });
-  return { r, errors };
+  const r = await executePlan(plan, { bus, jobs: 1, signal: ac.signal, force });
+  return { r, errors, computed };
 }
 
 const store = () => new ArtifactStore(dir);
@@ -462,12 +464,13 @@ test('quantile-thresholds: a tiny memory budget splits units into groups (one pa
 });
 
 test('quantile-thresholds: the same thresholds inline (1 thread) and with 2 or 3 worker threads, with and without unit groups', async () => {
-  const one = await run(['stages.thresholds.workers=1']);
+  const one = await run(['stages.thresholds.workers=1'], undefined, ['thresholds']);
   const want = rows(table(one.r.record, 'thresholds', 'thresholds'));
   // 4194 B: the 8×8 'fine' layer in groups of 2 units (then 1), so one of 3 workers has no unit in the first pass
   for (const [set, threads, finePasses] of [[['stages.thresholds.workers=2'], 2, 1], [['stages.thresholds.workers=3', 'stages.thresholds.memoryMB=0.004'], 3, 2]] as const) {
-    const r = await run([...set]);
+    const r = await run([...set], undefined, ['thresholds']);
     assert.deepEqual(r.errors, []);
+    assert.ok(r.computed.includes('thresholds'));
     assert.deepEqual(rows(table(r.r.record, 'thresholds', 'thresholds')), want, set.join(' '));
     const e = JSON.parse(readFileSync(join(entry(r.r.record, 'thresholds'), 'manifest.json'), 'utf8'));
     assert.equal(e.meta.threads, threads);
@@ -475,15 +478,28 @@ test('quantile-thresholds: the same thresholds inline (1 thread) and with 2 or 3
   }
 });
 
-test('label-units: the same tables with 1 thread (inline) and 3 worker threads (units split)', async () => {
-  const one = await run(['stages.labels.workers=1']);
-  const three = await run(['stages.labels.workers=3']);
-  assert.deepEqual(one.errors, []);
-  assert.deepEqual(three.errors, []);
-  for (const t of ['units', 'unit_categories', 'top_images', 'top_maps']) {
-    assert.deepEqual(rows(table(three.r.record, 'labels', t)), rows(table(one.r.record, 'labels', t)), t);
-  }
-  assert.equal(readFileSync(join(entry(three.r.record, 'labels'), 'tally-fine.csv'), 'utf8'), readFileSync(join(entry(one.r.record, 'labels'), 'tally-fine.csv'), 'utf8'));
+test('label-units: the same tables with 1 thread (inline) and 3 worker threads (units split); workers is not in the cache key', async () => {
+  const names = ['units', 'unit_categories', 'top_images', 'top_maps'];
+  // both forced to compute (same cache key), each one's outputs read before the next run replaces the entry
+  const outputs = async (workers: number) => {
+    const x = await run([`stages.labels.workers=${workers}`], undefined, ['labels']);
+    assert.deepEqual(x.errors, []);
+    assert.ok(x.computed.includes('labels'), `workers ${workers}: computed`);
+    const e = JSON.parse(readFileSync(join(entry(x.r.record, 'labels'), 'manifest.json'), 'utf8'));
+    assert.equal(e.params.workers, workers);
+    return {
+      key: x.r.record.stages.labels.key as string,
+      tables: names.map((t) => rows(table(x.r.record, 'labels', t))),
+      csv: readFileSync(join(entry(x.r.record, 'labels'), 'tally-fine.csv'), 'utf8'),
+    };
+  };
+  const one = await outputs(1);
+  const three = await outputs(3);
+  names.forEach((t, i) => assert.deepEqual(three.tables[i], one.tables[i], t));
+  assert.equal(three.csv, one.csv);
+  assert.equal(three.key, one.key);
+  const again = await run(['stages.labels.workers=2']);
+  assert.ok(!again.computed.includes('labels'), 'workers: 2 reuses the cached label-units entry');
 });
 
 test('encodePart: its chunks are the bytes of tableToIPC (maps not copied), and readPart reads them back', async () => {
