@@ -5,7 +5,7 @@
 // Worker protocol (see worker.mjs): workerData { xaiModule, ...init }; messages in: { type: 'part', k, parts, ...extra }
 // and { type: 'end' }; messages out: { type: 'done', k }, { type: 'results', results }, { type: 'error', message }.
 import { Worker } from 'node:worker_threads';
-import { readPart, readShared, type Part } from './store.ts';
+import { readPart, readReusing, type Part } from './store.ts';
 
 export type FromPoolWorker<R> = { type: 'done'; k: number } | { type: 'results'; results: R } | { type: 'error'; message: string };
 
@@ -21,7 +21,8 @@ export class PartPool<R> {
   private readonly results: (R | undefined)[];
   private failure: Error | undefined;
   private wake: (() => void) | undefined;
-  private readonly slots: Uint8Array[][];
+  /** Per slot, per file of a part: its reusable shared buffer. */
+  private readonly slots: { buf?: Uint8Array }[][];
   private sent = 0;
 
   /** `module`: the worker module beside worker.mjs (e.g. './tally.ts'); `inits`: one workerData per worker. */
@@ -89,10 +90,8 @@ export class PartPool<R> {
     const k = this.sent++;
     const slot = this.slots[k % this.slots.length];
     const parts: Part[] = paths.map((path, i) => {
-      const bytes = readShared(path, slot[i]);
-      slot[i] = bytes.buffer.byteLength > bytes.byteLength ? new Uint8Array(bytes.buffer) : bytes;
       const s = shapes[i];
-      return readPart(path, s.units, s.height, s.width, bytes);
+      return readPart(path, s.units, s.height, s.width, readReusing(path, (slot[i] ??= {}), true));
     });
     for (const w of this.workers) w.postMessage({ ...extra, type: 'part', k, parts });
   }

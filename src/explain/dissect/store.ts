@@ -224,35 +224,19 @@ class ChunkSink extends AsyncByteQueue {
 }
 
 /**
- * A file's bytes in a SharedArrayBuffer (posted to worker threads without a copy; readPart can decode them with
- * `bytes`). `reuse`: a shared buffer to read into when large enough (the result is then a view on it).
+ * A file's bytes read into `scratch.buf` (grown as needed, 25% headroom, and reused across calls), returned as a view of
+ * its first `size` bytes. For readers that consume a part before reading into the same scratch again (readPart's
+ * float32 views point into it). `shared`: the buffer is a SharedArrayBuffer, so the bytes and the views readPart makes
+ * of them can be posted to worker threads without a copy (src/explain/dissect/pool.ts).
  */
-export function readShared(path: string, reuse?: Uint8Array): Uint8Array {
+export function readReusing(path: string, scratch: { buf?: Uint8Array }, shared = false): Uint8Array {
   const fd = openSync(path, 'r');
   try {
     const size = fstatSync(fd).size;
-    const out = reuse && reuse.buffer instanceof SharedArrayBuffer && reuse.byteLength >= size ? reuse.subarray(0, size) : new Uint8Array(new SharedArrayBuffer(size));
-    let pos = 0;
-    while (pos < size) {
-      const n = readSync(fd, out, pos, size - pos, pos);
-      if (n === 0) throw new Error(`${path}: file shrank while reading (${pos} of ${size} bytes)`);
-      pos += n;
+    if (!scratch.buf || scratch.buf.length < size) {
+      const n = Math.ceil(size * 1.25) + 8;
+      scratch.buf = new Uint8Array(shared ? new SharedArrayBuffer(n) : new ArrayBuffer(n));
     }
-    return out;
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/**
- * A file's bytes read into `scratch.buf` (grown as needed and reused across calls): for one-at-a-time readers such as
- * quantile-thresholds, whose parts are consumed before the next read (readPart's float32 views point into it).
- */
-export function readReusing(path: string, scratch: { buf?: Uint8Array }): Uint8Array {
-  const fd = openSync(path, 'r');
-  try {
-    const size = fstatSync(fd).size;
-    if (!scratch.buf || scratch.buf.length < size) scratch.buf = new Uint8Array(Math.ceil(size * 1.25) + 8);
     const out = scratch.buf.subarray(0, size);
     let pos = 0;
     while (pos < size) {
