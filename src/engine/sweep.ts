@@ -15,6 +15,7 @@ import { ConfigError, ConfigErrors, didYouMean } from './errors.ts';
 import { locate, type YamlSource } from './yamlsrc.ts';
 import type { Plan } from './analyze.ts';
 import type { Json } from './types.ts';
+import { mulberry32 } from '../algo/mulberry32.ts';
 
 export type Dist = { choice: unknown[] } | { int: [number, number] } | { uniform: [number, number] } | { loguniform: [number, number] };
 
@@ -54,17 +55,8 @@ export function combinationId(pipeline: string, baseSets: readonly string[], set
   return `${slug ? slug + '.' : ''}${h}`;
 }
 
-/** mulberry32: a small seeded PRNG (uniform in [0, 1)). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (src/algo/mulberry32.ts). */
+export const rng = mulberry32;
 
 /** One draw from a distribution; floats are rounded to 4 significant digits (readable, stable run ids). */
 export function draw(d: Dist | unknown[], r: () => number): unknown {

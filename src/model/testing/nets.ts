@@ -13,20 +13,12 @@
 //   so that layer taps compare one to one.
 import type * as tfTypes from '@tensorflow/tfjs';
 import { GraphBuilder, type OnnxModelProto } from '../onnx/builder.ts';
+import { mulberry32 } from '../../algo/mulberry32.ts';
 
 type TF = typeof tfTypes;
 
-/** mulberry32: small deterministic PRNG. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (src/algo/mulberry32.ts). */
+export const rng = mulberry32;
 
 export function gaussian(r: () => number): () => number {
   return () => {

@@ -1,0 +1,12 @@
+// mulberry32: a small seeded PRNG (uniform in [0, 1)), for test nets, benches and `xai sweep`'s random sampling.
+// (Datasets and LIME use xoshiro128**: src/algo/xoshiro.ts.)
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
