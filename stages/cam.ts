@@ -146,15 +146,13 @@ export default {
     }
   },
   async run(ctx) {
-    const { openModel } = await import('../src/model/index.ts');
+    const { openUpstreamModel } = await import('../src/model/index.ts');
     const { openDataset, refFromMeta } = await import('../src/data/index.ts');
     const { computeCams, camSchema, pointingSummary, resolveTargetSpec } = await import('../src/explain/cam.ts');
     const p = ctx.params;
     const modelIn = ctx.inputs.model as UpstreamOutputs;
     const imagesIn = ctx.inputs.images as UpstreamOutputs;
-    const config = modelIn.meta.config;
-    if (!config || typeof config !== 'object') throw new ConfigError(`stage '${modelIn.stageId}' recorded no model config (meta.config): is it a load-model stage?`);
-    const model = await openModel(config as never, { root: ctx.projectRoot });
+    const model = await openUpstreamModel(modelIn, ctx.projectRoot);
     const ds = await openDataset(refFromMeta(imagesIn.meta, imagesIn.stageId), { baseDir: ctx.projectRoot });
     const items = p.limit ? ds.items.slice(0, p.limit) : ds.items;
     if (items.length === 0) throw new ConfigError(`stage '${imagesIn.stageId}': the dataset has no images`);

@@ -39,15 +39,13 @@ export default {
     const { existsSync, readdirSync, rmSync, writeFileSync } = await import('node:fs');
     const { join } = await import('node:path');
     const { Field, Int32, Schema, Utf8 } = await import('apache-arrow');
-    const { openModel } = await import('../src/model/index.ts');
+    const { openUpstreamModel } = await import('../src/model/index.ts');
     const { openDataset, refFromMeta, loadImages } = await import('../src/data/index.ts');
     const { ConfigError, didYouMean } = await import('../src/engine/errors.ts');
     const io = await import('../src/explain/dissect/store.ts');
     const p = ctx.params;
 
-    const config = ctx.inputs.model.meta.config as unknown as import('../src/model/config.ts').ModelConfig;
-    if (!config || typeof config !== 'object') throw new ConfigError(`input 'model' (stage '${ctx.inputs.model.stageId}') recorded no meta.config: connect a load-model stage`);
-    const model = await openModel(config, { root: ctx.projectRoot });
+    const model = await openUpstreamModel(ctx.inputs.model, ctx.projectRoot);
     const ds = await openDataset(refFromMeta(ctx.inputs.dataset.meta, ctx.inputs.dataset.stageId), { baseDir: ctx.projectRoot });
     const items = p.limit ? ds.items.slice(0, p.limit) : ds.items;
     if (items.length === 0) throw new ConfigError(`dataset ${ds.root} has no items`);

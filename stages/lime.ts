@@ -188,7 +188,7 @@ export default {
     }
   },
   async run(ctx) {
-    const { openModel } = await import('../src/model/index.ts');
+    const { openUpstreamModel } = await import('../src/model/index.ts');
     const { openDataset, refFromMeta, loadItemRgb, loadItemMask } = await import('../src/data/index.ts');
     const { encodePng } = await import('../src/image/io.ts');
     const { tableFromRows } = await import('../src/arrow/io.ts');
@@ -196,9 +196,7 @@ export default {
     const p = ctx.params;
     const modelIn = ctx.inputs.model as UpstreamOutputs;
     const imagesIn = ctx.inputs.images as UpstreamOutputs;
-    const config = modelIn.meta.config;
-    if (!config || typeof config !== 'object') throw new ConfigError(`stage '${modelIn.stageId}' recorded no model config (meta.config): is it a load-model stage?`);
-    const model = await openModel(config as never, { root: ctx.projectRoot });
+    const model = await openUpstreamModel(modelIn, ctx.projectRoot);
     const info = model.info;
     const { height: H, width: W } = info.input;
     if (info.input.channels !== 3) throw new ConfigError(`model '${info.id}' takes ${info.input.channels}-channel input; LIME for images needs an RGB (3-channel) model`);

@@ -119,4 +119,14 @@ export function resolvedConfig(config: ModelConfig, model: Model, root: string):
   return out;
 }
 
+/**
+ * The model of an upstream `load-model` stage: its recorded meta.config, opened against the project root (stages that
+ * take a `model` input: collect-activations, cam, lime).
+ */
+export function openUpstreamModel(input: { stageId: string; meta: Record<string, unknown> }, root: string): Promise<Model> {
+  const config = input.meta.config;
+  if (!config || typeof config !== 'object') throw new ConfigError(`stage '${input.stageId}' recorded no model config (meta.config): connect a load-model stage`);
+  return openModel(config as ModelConfig, { root });
+}
+
 export { ConfigError };
