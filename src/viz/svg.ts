@@ -110,6 +110,15 @@ export interface HBarItem {
   group?: string;
 }
 
+/** A one-line legend (colour swatch + name per entry) from (x, baseline y), appended to `body`. */
+function legend(body: string[], x: number, y: number, entries: { name: string; colour: string }[]): void {
+  for (const e of entries) {
+    body.push(`<rect x="${n2(x)}" y="${n2(y - 9)}" width="10" height="10" fill="${e.colour}"/>`);
+    body.push(text(x + 13, y, e.name));
+    x += 24 + e.name.length * 6.5;
+  }
+}
+
 export interface HBarChartOptions {
   title?: string;
   items: HBarItem[];
@@ -155,13 +164,7 @@ export function hBarChart(o: HBarChartOptions): string {
   });
   body.push(`<line x1="${left}" x2="${left}" y1="${top}" y2="${top + ph}" stroke="#333"/>`);
   if (o.xLabel) body.push(text(left + pw / 2, top + ph + 26, o.xLabel, 'text-anchor="middle"'));
-  let lx = left;
-  const ly = height - 8;
-  for (const g of groups) {
-    body.push(`<rect x="${n2(lx)}" y="${n2(ly - 9)}" width="10" height="10" fill="${PALETTE[order.indexOf(g) % PALETTE.length]}"/>`);
-    body.push(text(lx + 13, ly, g));
-    lx += 24 + g.length * 6.5;
-  }
+  legend(body, left, height - 8, groups.map((g) => ({ name: g, colour: PALETTE[order.indexOf(g) % PALETTE.length] })));
   return doc(width, height, body, o.title);
 }
 
@@ -214,13 +217,7 @@ export function groupedBarChart(o: GroupedBarChartOptions): string {
   body.push(`<line x1="${left}" x2="${left}" y1="${top}" y2="${top + ph}" stroke="#333"/>`);
   body.push(`<line x1="${left}" x2="${left + pw}" y1="${n2(y(0))}" y2="${n2(y(0))}" stroke="#333"/>`);
   if (o.yLabel) body.push(text(14, top + ph / 2, o.yLabel, `text-anchor="middle" transform="rotate(-90 14 ${n2(top + ph / 2)})"`));
-  let lx = left;
-  const ly = height - 8;
-  o.series.forEach((s, si) => {
-    body.push(`<rect x="${n2(lx)}" y="${n2(ly - 9)}" width="10" height="10" fill="${PALETTE[si % PALETTE.length]}"/>`);
-    body.push(text(lx + 13, ly, s.name));
-    lx += 24 + s.name.length * 6.5;
-  });
+  legend(body, left, height - 8, o.series.map((s, si) => ({ name: s.name, colour: PALETTE[si % PALETTE.length] })));
   return doc(width, height, body, o.title);
 }
 
