@@ -20,8 +20,6 @@ export class SparseUpsampler {
   readonly spanBuf: Int32Array;
   /** Output pixels covered by the last `spans` call. */
   pixels = 0;
-  /** Output pixel indices of the last `activated` call (first `count` entries). */
-  readonly hits: Int32Array;
   private readonly r: Resizer;
   private readonly rStart: Int32Array;
   private readonly rEnd: Int32Array;
@@ -54,7 +52,6 @@ export class SparseUpsampler {
     mode: ResizeMode,
   ) {
     this.r = getResizer(fh, fw, H, W, mode);
-    this.hits = new Int32Array(H * W);
     this.spanBuf = new Int32Array(3 * H * W);
     const ranges = (t: Resizer['rows'], n: number): [Int32Array, Int32Array] => {
       const st = new Int32Array(n).fill(t.outSize);
@@ -106,18 +103,6 @@ export class SparseUpsampler {
       this.sFirst[j] = segOf[cStart[j]];
       this.sEnd[j] = segOf[cEnd[j] - 1] + 1;
     }
-  }
-
-  /** Count (and list in `hits`) the output pixels with upsampled value > T, for the map at `src[base ..]`. */
-  activated(src: ArrayLike<number>, base: number, T: number): number {
-    const n = this.spans(src, base, T);
-    const { spanBuf, hits, W } = this;
-    let a = 0;
-    for (let s = 0; s < n; s++) {
-      const ro = spanBuf[3 * s] * W;
-      for (let x = spanBuf[3 * s + 1]; x < spanBuf[3 * s + 2]; x++) hits[a++] = ro + x;
-    }
-    return a;
   }
 
   /**
