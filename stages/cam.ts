@@ -218,7 +218,7 @@ export default {
     if (res.computed > 0) {
       const per: Record<string, number> = {};
       for (const [k, v] of Object.entries(timing)) per[k] = Math.round((v / res.computed) * 100) / 100;
-      ctx.out.meta('ms_per_image', per);
+      ctx.timing('ms_per_image', per);
       ctx.out.meta('model_calls', { ...counts, images: res.computed });
     }
   },

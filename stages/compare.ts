@@ -65,7 +65,7 @@ export default {
     per_image: {
       description:
         'one row per image × CAM (method, layer): image, index, label, method, layer, cam_target, cam_target_name, lime_label, lime_label_name, lime_label_matches, ' +
-        'n_segments (LIME superpixels: an image-complexity proxy), lime_ms, rule, cam_pixels, lime_pixels, iou (binarised CAM vs LIME mask), rank (1 = best agreement ' +
+        'n_segments (LIME superpixels: an image-complexity proxy), rule, cam_pixels, lime_pixels, iou (binarised CAM vs LIME mask), rank (1 = best agreement ' +
         'for that CAM), gt_pixels, cam_gt_iou, cam_pointing, cam_relevance_mass, lime_gt_iou, lime_pointing, lime_relevance_mass (ground-truth columns null without a mask)',
       type: 'table',
     },
@@ -105,7 +105,7 @@ export default {
     };
     const lime = [];
     {
-      const c = Object.fromEntries(['id', 'index', 'label', 'label_name', 'rank', 'n_segments', 'total_ms', 'mask', 'local_exp_segments', 'local_exp_weights'].map((n) => [n, col(ex, n)]));
+      const c = Object.fromEntries(['id', 'index', 'label', 'label_name', 'rank', 'n_segments', 'mask', 'local_exp_segments', 'local_exp_weights'].map((n) => [n, col(ex, n)]));
       for (let r = 0; r < ex.numRows; r++) {
         lime.push({
           id: c.id.get(r) as string,
@@ -114,7 +114,6 @@ export default {
           labelName: (c.label_name.get(r) as string | null) ?? null,
           rank: c.rank.get(r) as number,
           nSegments: c.n_segments.get(r) as number,
-          totalMs: c.total_ms.get(r) as number,
           mask: (c.mask.get(r) as { toArray(): Int8Array }).toArray(),
           segIds: (c.local_exp_segments.get(r) as { toArray(): Int32Array }).toArray(),
           weights: (c.local_exp_weights.get(r) as { toArray(): Float64Array }).toArray(),
@@ -167,14 +166,8 @@ export default {
     const gt = new Map<string, Uint8Array>();
     if (imagesIn) {
       const { openDataset, refFromMeta, loadItemMask } = await import('../src/data/index.ts');
-      const { readFileSync } = await import('node:fs');
-      let image: { fit?: 'stretch' | 'center-crop'; resize?: number } = {};
-      try {
-        const m = JSON.parse(readFileSync(`${limeIn.dir}/manifest.json`, 'utf8')) as { params?: { image?: typeof image } };
-        image = m.params?.image ?? {};
-      } catch {
-        /* a non-lime upstream without params.image: stretch */
-      }
+      // a non-lime upstream without params.image: stretch
+      const image = ((limeIn.params as { image?: { fit?: 'stretch' | 'center-crop'; resize?: number } } | null)?.image ?? {}) as { fit?: 'stretch' | 'center-crop'; resize?: number };
       const ds = await openDataset(refFromMeta(imagesIn.meta, imagesIn.stageId), { baseDir: ctx.projectRoot });
       const byId = new Map(ds.items.map((it) => [it.id, it]));
       const ids = new Set(lime.map((r) => r.id));

@@ -85,7 +85,13 @@ export default {
       random_state: {
         type: ['integer', 'null'],
         default: null,
-        description: "seed of the sampling stream (LimeImageExplainer's random_state); null → 0. Every image starts a fresh stream (order- and resume-independent)",
+        description: "seed of the sampling stream (LimeImageExplainer's random_state); null → 0. Each image gets its own stream (see seed_per_image)",
+      },
+      seed_per_image: {
+        type: 'boolean',
+        default: true,
+        description:
+          "true: each image's sampling and segmentation seeds are derived from (seed, image id) — independent streams, the same explanation whatever other images run and in whichever order (column random_state holds the image's seed); false: every image uses random_state/random_seed as given, as a fresh LimeImageExplainer(random_state) per image",
       },
       kernel_width: { type: 'number', exclusiveMinimum: 0, default: 0.25, description: 'kernel width: weights = sqrt(exp(−d²/w²)) (lime default 0.25)' },
       feature_selection: { enum: FEATURE_SELECTIONS, default: 'auto', description: "lime's feature_selection: auto, forward_selection, highest_weights, lasso_path, none" },
@@ -120,11 +126,11 @@ export default {
     explanations: {
       description:
         'one row per image × explained label (lime order): id, index, label, label_name, rank, prob, dataset_label, n_segments, intercept, score (weighted R²), ' +
-        'local_pred, samples, stopped (fixed|stable|cap), random_seed, segmentation_ms, perturbation_prediction_ms, fit_ms, total_ms, mask_pixels, ' +
+        'local_pred, samples (model forwards), stopped (fixed|stable|cap), random_seed (segmentation), random_state (the image\'s sampling seed), mask_pixels, ' +
         'gt_iou, gt_iou_chance, overlay, local_exp_segments/local_exp_weights (sorted by |w|), mask (FixedSizeList<Int8> H·W, get_image_and_mask)',
       type: 'table',
     },
-    segments: { description: 'one row per image: id, index, height, width, n_segments, random_seed, segmentation_ms, segments (FixedSizeList<Int32> H·W, ids 0..n−1)', type: 'table' },
+    segments: { description: 'one row per image: id, index, height, width, n_segments, random_seed, segments (FixedSizeList<Int32> H·W, ids 0..n−1)', type: 'table' },
     weights: { description: 'one row per image × label × segment: id, index, label, rank, segment, weight, pixels', type: 'table' },
     overlays: { description: 'overlays/<image id>_label<k>.png: top superpixels (green +, red −) and mark_boundaries of the mask', type: 'files' },
   },
@@ -223,8 +229,8 @@ export default {
       schema: c.segmentsSchema(H * W),
       async fn(it, index) {
         const rgb = await loadItemRgb(it, H, W, loadOpts);
-        const s = c.segmentImage(rgb, p);
-        return [{ id: it.id, index, height: H, width: W, n_segments: s.nSegments, random_seed: s.randomSeed, segmentation_ms: s.ms, segments: s.segments }];
+        const s = c.segmentImage(rgb, p, it.id);
+        return [{ id: it.id, index, height: H, width: W, n_segments: s.nSegments, random_seed: s.randomSeed, segments: s.segments }];
       },
     });
     // segment maps are read from the table on demand (it holds every image's, resumed ones included)
@@ -238,7 +244,6 @@ export default {
         segments: Int32Array.from((st.getChild('segments')!.get(r) as { toArray(): Int32Array }).toArray()),
         nSegments: st.getChild('n_segments')!.get(r) as number,
         randomSeed: st.getChild('random_seed')!.get(r) as number,
-        ms: st.getChild('segmentation_ms')!.get(r) as number,
       };
     };
 
@@ -249,12 +254,12 @@ export default {
       items,
       id: (it) => it.id,
       schema: c.explanationsSchema(H * W),
-      async fn(it, index) {
+      async fn(it, index, timer) {
         const seg = segOf(it.id);
         if (!seg) throw new Error('no segment map (its segmentation failed: see table segments_errors)');
         const rgb = await loadItemRgb(it, H, W, loadOpts);
         const gt = await loadItemMask(it, H, W, loadOpts);
-        const { rows, files } = await c.explainItem(p, model, { id: it.id, index, datasetLabel: it.label, rgb, gt, seg }, png);
+        const { rows, files } = await c.explainItem(p, model, { id: it.id, index, datasetLabel: it.label, rgb, gt, seg }, png, (ph, ms) => timer.phase(ph, ms));
         for (const f of files) await ctx.out.file(f.rel, f.data);
         return rows;
       },
@@ -281,12 +286,6 @@ export default {
       mean_score: mean('score'),
       mean_gt_iou: mean('gt_iou'),
       mean_gt_iou_chance: mean('gt_iou_chance'),
-      ms_per_image: {
-        segmentation: mean('segmentation_ms'),
-        perturbation_prediction: mean('perturbation_prediction_ms'),
-        fit: mean('fit_ms'),
-        total: mean('total_ms'),
-      },
     };
     if (summary.mean_gt_iou !== null) ctx.log.info(`mask IoU with ground truth (top label): ${summary.mean_gt_iou} (random mask of the same area: ${summary.mean_gt_iou_chance})`);
     ctx.out.meta('backend', info.backend);

@@ -116,6 +116,6 @@ export default {
     ctx.out.meta('runtime', info.runtime);
     ctx.out.meta('num_classes', info.numClasses);
     ctx.out.meta('suggested_layers', [...suggested].map((name) => info.layers.find((l) => l.name === name)!.alias ?? name));
-    ctx.out.meta('probe_ms_per_image', Math.round(ms * 100) / 100);
+    ctx.timing('probe_ms_per_image', Math.round(ms * 100) / 100);
   },
 } satisfies StageDef<LoadModelParams>;

@@ -2,7 +2,8 @@
 // index.html in the stage's output directory (latest view: artifacts/<pipeline>/<stage id>/index.html). Inputs are
 // all optional: any of cam, lime, compare, scoreboard, label-units, concept-stats, compare-concepts stages (and the
 // dataset); their upstreams are found through the cache, so e.g. the dataset behind the cams needs no input of its own.
-// Every section is optional: the report shows what its inputs have. Bump `version` when src/report changes the site.
+// Every section is optional: the report shows what its inputs have. (Its cache key covers src/report through the
+// import graph: a change to the site code recomputes it.)
 import type { StageDef } from '../src/engine/types.ts';
 
 interface Params {
@@ -45,11 +46,12 @@ export default {
     site: { description: 'assets/, img/, charts/, data/: the files the page uses', type: 'files' },
   },
   async run(ctx) {
-    const { dirname, join, relative } = await import('node:path');
+    const { dirname, relative } = await import('node:path');
     const { EntryStore } = await import('../src/report/sources.ts');
     const { buildReport } = await import('../src/report/build.ts');
-    const store = new EntryStore(join(ctx.projectRoot, 'artifacts'));
-    const given = Object.values(ctx.inputs).map((up) => store.fromDir(up.dir, up.stageId));
+    const { openCache } = await import('../src/engine/cache.ts');
+    const store = new EntryStore(openCache(ctx.projectRoot));
+    const given = Object.values(ctx.inputs).flatMap((up) => store.get(up.kind, up.key, up.stageId) ?? []);
     if (!given.length) ctx.log.warn('no inputs: the report has only its metadata section');
     const outDir = dirname(ctx.out.path('index.html'));
     const res = await buildReport(given, {
@@ -66,7 +68,7 @@ export default {
     ctx.out.meta('sections', res.sections);
     ctx.out.meta('index', 'index.html');
     // the work dir becomes the cache entry at commit; the latest view artifacts/<pipeline>/<stage id>/ links to it
-    const committed = join(ctx.projectRoot, 'artifacts', 'cache', 'report', ctx.key, 'index.html');
+    const committed = ctx.out.committedPath('index.html');
     ctx.log.info(`${res.sections.length} section(s) [${res.sections.join(', ')}], ${res.files} files`);
     ctx.log.info(`open ${relative(process.cwd(), committed)} (latest: artifacts/<pipeline>/${ctx.stageId}/index.html)`);
   },

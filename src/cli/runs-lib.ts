@@ -1,14 +1,9 @@
 // Shared by `xai runs` and `xai compare`: finding run records and reading their key metrics (the meta.metrics
 // that stages record — e.g. the scoreboard's avg_iou / avg_time / n_images, the compare stage's mean IoUs).
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { ConfigError, didYouMean } from '../engine/errors.ts';
-import type { RunRecord } from '../engine/runs.ts';
-import type { Json } from '../engine/types.ts';
-
-export function runsRoot(root: string): string {
-  return join(root, 'artifacts', 'runs');
-}
+import { openCache } from '../engine/cache.ts';
+import { listPipelines, listRuns as engineListRuns, readLatestRun, type RunRecord } from '../engine/runs.ts';
+import { boardOf } from '../engine/sweep.ts';
 
 /** Pipeline name from a pipeline file path (its `name:` or file name) or a name. */
 export async function pipelineName(root: string, arg: string): Promise<string> {
@@ -19,29 +14,13 @@ export async function pipelineName(root: string, arg: string): Promise<string> {
   return arg;
 }
 
-/** Run ids of a pipeline (oldest first by finish time). */
+/** Run records of a pipeline (oldest first by finish time). */
 export function listRuns(root: string, pipeline: string): RunRecord[] {
-  const dir = join(runsRoot(root), pipeline);
-  if (!existsSync(dir)) return [];
-  const out: RunRecord[] = [];
-  for (const f of readdirSync(dir)) {
-    if (!f.endsWith('.json') || f === 'latest.json' || f === 'state.json') continue;
-    try {
-      const r = JSON.parse(readFileSync(join(dir, f), 'utf8')) as RunRecord;
-      if (r && r.runId && r.stages) out.push(r);
-    } catch {
-      /* a partial or foreign file: skip */
-    }
-  }
-  return out.sort((a, b) => a.finished.localeCompare(b.finished) || a.runId.localeCompare(b.runId));
+  return engineListRuns(openCache(root), pipeline);
 }
 
 export function allPipelines(root: string): string[] {
-  try {
-    return readdirSync(runsRoot(root)).filter((d) => existsSync(join(runsRoot(root), d))).sort();
-  } catch {
-    return [];
-  }
+  return listPipelines(openCache(root));
 }
 
 /** A run record by id or unique id prefix (`latest` = the pipeline's latest run), searched in every pipeline. */
@@ -49,9 +28,9 @@ export function findRun(root: string, ref: string, pipeline?: string): RunRecord
   const pipes = pipeline ? [pipeline] : allPipelines(root);
   if (ref === 'latest') {
     if (!pipeline) throw new ConfigError(`xai compare: 'latest' needs --pipeline <name>`);
-    const f = join(runsRoot(root), pipeline, 'latest.json');
-    if (!existsSync(f)) throw new ConfigError(`no runs of pipeline '${pipeline}'`);
-    return JSON.parse(readFileSync(f, 'utf8')) as RunRecord;
+    const r = readLatestRun(openCache(root), pipeline);
+    if (!r) throw new ConfigError(`no runs of pipeline '${pipeline}'`);
+    return r;
   }
   const all = pipes.flatMap((p) => listRuns(root, p));
   const exact = all.filter((r) => r.runId === ref);
@@ -67,22 +46,25 @@ export function findRun(root: string, ref: string, pipeline?: string): RunRecord
   });
 }
 
-/** Key metrics of a run: meta.metrics of its stages' cache entries, as `<stage>.<metric>` (scoreboards first). */
+/**
+ * Key metrics of a run: meta.metrics of its stages' cache entries, as `<stage>.<metric>` (scoreboards first, with
+ * their avg_time joined from the timed LIME entry).
+ */
 export function runMetrics(root: string, rec: RunRecord): Record<string, number> {
+  const cache = openCache(root);
   const out: Record<string, number> = {};
   const stages = Object.entries(rec.stages).sort(([, a], [, b]) => Number(b.kind === 'scoreboard') - Number(a.kind === 'scoreboard'));
   for (const [id, s] of stages) {
     if (!s.key || (s.status !== 'done' && s.status !== 'cached')) continue;
-    const safe = s.kind.replace(/[^A-Za-z0-9_.-]/g, '_');
-    let meta: Record<string, Json> | undefined;
-    try {
-      meta = (JSON.parse(readFileSync(join(root, 'artifacts', 'cache', safe, s.key, 'manifest.json'), 'utf8')) as { meta: Record<string, Json> }).meta;
-    } catch {
-      continue; // entry gone (gc): no metrics
-    }
-    const m = meta?.metrics;
+    const e = cache.get(s.kind, s.key);
+    if (!e) continue; // entry gone (gc): no metrics
+    const m = e.meta.metrics;
     if (!m || typeof m !== 'object' || Array.isArray(m)) continue;
-    for (const [k, v] of Object.entries(m)) if (typeof v === 'number') out[`${id}.${k}`] = v;
+    // a board's avg_time (a measurement, not in its results) goes next to avg_iou
+    const t = boardOf(cache, e)?.avg_time;
+    const { avg_iou, ...rest } = m;
+    const ordered = typeof t === 'number' ? { ...(avg_iou !== undefined ? { avg_iou } : {}), avg_time: t, ...rest } : m;
+    for (const [k, v] of Object.entries(ordered)) if (typeof v === 'number') out[`${id}.${k}`] = v;
   }
   return out;
 }
@@ -113,28 +95,21 @@ export function cut(s: string, w: number): string {
  * grouped by top folder (e.g. `overlays/ 48 png`). Used by `xai run` after a successful run.
  */
 export function outputsSummary(root: string, rec: RunRecord, viewBase = `artifacts/${rec.pipeline}`): string {
+  const cache = openCache(root);
   const ids = Object.keys(rec.stages);
   const w = Math.max(...ids.map((i) => i.length));
   const lines = ['outputs:'];
   for (const id of ids) {
     const s = rec.stages[id];
     if (!s.key) continue;
-    let m: { tables: Record<string, { file: string; rows: number }>; files: { path: string }[] } | undefined;
-    try {
-      m = JSON.parse(readFileSync(join(root, 'artifacts', 'cache', s.kind.replace(/[^A-Za-z0-9_.-]/g, '_'), s.key, 'manifest.json'), 'utf8'));
-    } catch {
-      continue;
-    }
-    const parts = Object.entries(m!.tables)
-      .filter(([n, t]) => !(n.endsWith('_errors') && t.rows === 0))
-      .map(([n, t]) => `${n}.arrow (${t.rows} rows)`);
-    const tableFiles = new Set(Object.values(m!.tables).map((t) => t.file));
+    const e = cache.get(s.kind, s.key);
+    if (!e) continue;
+    const parts = e.tables.filter((n) => !(n.endsWith('_errors') && e.rows(n) === 0)).map((n) => `${n}.arrow (${e.rows(n)} rows)`);
     const groups = new Map<string, Map<string, number>>();
-    for (const f of m!.files) {
-      if (tableFiles.has(f.path) || f.path === 'manifest.json') continue;
-      const slash = f.path.indexOf('/');
-      const g = slash < 0 ? f.path : f.path.slice(0, slash + 1);
-      const ext = f.path.includes('.') ? f.path.slice(f.path.lastIndexOf('.') + 1) : 'file';
+    for (const path of e.files()) {
+      const slash = path.indexOf('/');
+      const g = slash < 0 ? path : path.slice(0, slash + 1);
+      const ext = path.includes('.') ? path.slice(path.lastIndexOf('.') + 1) : 'file';
       const e = groups.get(g) ?? new Map<string, number>();
       e.set(ext, (e.get(ext) ?? 0) + 1);
       groups.set(g, e);

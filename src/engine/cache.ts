@@ -1,13 +1,19 @@
 // The artifacts store: content-addressed cache entries (complete = manifest.json present, written last and moved
 // in by one directory rename), work directories for in-progress executions, verification of entries.
+// This module is the only one that knows the entry layout and the manifest file (as wireit's src/caching/cache.ts):
+// everything else — the runner, `xai show/status/runs/compare/gc/report`, the report builder and the stages (through
+// ctx.inputs) — reads entries as CacheEntry objects from the Cache interface below.
 import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { open, rename, rm, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
+import type { Table } from 'apache-arrow';
 import { listFiles, type HashMemo } from './fingerprint.ts';
 import type { Json } from './types.ts';
 
 export const MANIFEST = 'manifest.json';
+/** Names under artifacts/ that the store uses: a pipeline may not be named so (its latest view is artifacts/<name>/). */
+export const RESERVED_NAMES = ['cache', 'work', 'runs', 'sweeps', 'lock', 'tmp', 'trash', 'memo.json'];
 
 export interface FileRecord {
   /** Relative path inside the entry ('/' separators). */
@@ -25,11 +31,40 @@ export interface MapStats {
   errors: number;
 }
 
+/** Per-item timing of one ctx.map table (items computed in this entry's executions, resumed ones included). */
+export interface ItemTiming {
+  n: number;
+  total_ms: number;
+  mean_ms: number;
+  std_ms: number;
+  /** Mean ms per item of the phases the stage reported (e.g. LIME's fit), over the items that reported them. */
+  phases?: Record<string, number>;
+}
+
+/**
+ * When and how long an entry took to compute, apart from its results (which are byte-reproducible): wall time, the
+ * stages that were computing beside it in the same process (their work shares the CPU and the event loop), whether
+ * it was scheduled alone, per-item times of its ctx.map tables, and figures the stage recorded (ctx.timing).
+ */
+export interface Timings {
+  started: string;
+  finished: string;
+  seconds: number;
+  /** Scheduled with nothing else computing (a stage whose time a scoreboard consumes). */
+  alone?: boolean;
+  /** Stage ids that computed at the same time (absent: none). */
+  beside?: string[];
+  items?: Record<string, ItemTiming>;
+  stage?: Record<string, Json>;
+}
+
 export interface Manifest {
   format: 1;
   kind: string;
   version: string;
   key: string;
+  /** Code fingerprint of the stage: project files of its import graph → sha256, package → version. */
+  code?: { files: Record<string, string>; packages: Record<string, string> };
   /** Stage id and pipeline of the run that produced it (informational; entries are shared by key). */
   stageId: string;
   pipeline: string;
@@ -43,8 +78,97 @@ export interface Manifest {
   tables: Record<string, { file: string; rows: number }>;
   meta: Record<string, Json>;
   map?: Record<string, MapStats>;
-  timings: { started: string; finished: string; seconds: number };
+  timings: Timings;
   versions: Record<string, string>;
+}
+
+/** A committed cache entry, as every reader sees it. Paths come from here; nobody else joins them. */
+export class CacheEntry {
+  constructor(
+    /** Absolute path of the entry directory (its files live under it). */
+    readonly dir: string,
+    readonly manifest: Readonly<Manifest>,
+  ) {}
+  get kind(): string {
+    return this.manifest.kind;
+  }
+  get key(): string {
+    return this.manifest.key;
+  }
+  /** Stage id of the run that produced it (informational: entries are shared by key). */
+  get stageId(): string {
+    return this.manifest.stageId;
+  }
+  get params(): Json {
+    return this.manifest.params;
+  }
+  get meta(): Record<string, Json> {
+    return this.manifest.meta ?? {};
+  }
+  /** Input name → upstream key. */
+  get inputs(): Record<string, string> {
+    return this.manifest.inputs ?? {};
+  }
+  get timings(): Timings {
+    return this.manifest.timings;
+  }
+  get tables(): string[] {
+    return Object.keys(this.manifest.tables ?? {});
+  }
+  hasTable(name: string): boolean {
+    return Object.hasOwn(this.manifest.tables ?? {}, name);
+  }
+  rows(name: string): number | undefined {
+    return this.manifest.tables?.[name]?.rows;
+  }
+  /** Absolute path of table `name`'s Arrow IPC file; undefined when the entry has no such table. */
+  tablePath(name: string): string | undefined {
+    const t = this.manifest.tables?.[name];
+    return t ? join(this.dir, t.file) : undefined;
+  }
+  /** Reads table `name` (throws naming the entry's tables when absent). */
+  async table(name: string): Promise<Table> {
+    const p = this.tablePath(name);
+    if (!p) throw new Error(`stage '${this.stageId}' (${this.kind}) has no table '${name}' (tables: ${this.tables.join(', ') || 'none'})`);
+    const { readArrowFile } = await import('../arrow/io.ts');
+    return readArrowFile(p);
+  }
+  /** Absolute path of one of its files (relative name as written); undefined when absent. */
+  file(rel: string): string | undefined {
+    const r = rel.split(sep).join('/');
+    return this.manifest.files.some((f) => f.path === r) ? join(this.dir, r) : undefined;
+  }
+  /** Relative names of its files that are not tables. */
+  files(): string[] {
+    const tableFiles = new Set(Object.values(this.manifest.tables ?? {}).map((t) => t.file));
+    return this.manifest.files.map((f) => f.path).filter((p) => p !== MANIFEST && !tableFiles.has(p));
+  }
+  /** Total bytes of its files. */
+  get bytes(): number {
+    return this.manifest.files.reduce((a, f) => a + f.size, 0);
+  }
+}
+
+/** What every part of the product reads and writes cache entries through. */
+export interface Cache {
+  /** The complete entry of (kind, key), or undefined. */
+  get(kind: string, key: string): CacheEntry | undefined;
+  /** The complete entry with this key, whatever its kind (upstreams are recorded by key). */
+  find(key: string): CacheEntry | undefined;
+  /** Checks an entry's files against its manifest; the problem, or undefined when intact. */
+  verify(e: CacheEntry, opts?: { full?: boolean; memo?: HashMemo }): Promise<string | undefined>;
+  /** Commits a finished execution's work dir as the entry of (kind, key). */
+  set(m: Omit<Manifest, 'files'>): Promise<CacheEntry>;
+  remove(kind: string, key: string): Promise<void>;
+  list(): StoreListing[];
+}
+
+export interface StoreListing {
+  area: 'cache' | 'work';
+  kind: string;
+  key: string;
+  dir: string;
+  complete: boolean;
 }
 
 let hashBuf: Buffer | undefined;
@@ -79,7 +203,7 @@ export function safeName(s: string): string {
   return s.replace(/[^A-Za-z0-9_.-]/g, '_');
 }
 
-export class ArtifactStore {
+export class ArtifactStore implements Cache {
   readonly dir: string;
   constructor(readonly root: string) {
     this.dir = join(root, 'artifacts');
@@ -99,21 +223,34 @@ export class ArtifactStore {
     return join(this.dir, 'memo.json');
   }
 
-  /** The manifest of a complete entry, or undefined. */
-  readManifest(kind: string, key: string): Manifest | undefined {
+  /** The complete entry of (kind, key), or undefined. */
+  get(kind: string, key: string): CacheEntry | undefined {
+    const dir = this.entryDir(kind, key);
     try {
-      return JSON.parse(readFileSync(join(this.entryDir(kind, key), MANIFEST), 'utf8')) as Manifest;
+      return new CacheEntry(dir, JSON.parse(readFileSync(join(dir, MANIFEST), 'utf8')) as Manifest);
     } catch {
       return undefined;
     }
+  }
+
+  private kinds?: string[];
+  /** The complete entry with this key, whatever its kind. */
+  find(key: string): CacheEntry | undefined {
+    this.kinds ??= safeList(join(this.dir, 'cache'));
+    for (const k of this.kinds) {
+      const e = this.get(k, key);
+      if (e) return e;
+    }
+    return undefined;
   }
 
   /**
    * Checks an entry against its manifest: every file present with its recorded size, and its checksum when the
    * mtime changed since commit (or always with `full`). Returns the problem, or undefined when intact.
    */
-  async verify(m: Manifest, opts: { full?: boolean; memo?: HashMemo } = {}): Promise<string | undefined> {
-    const dir = this.entryDir(m.kind, m.key);
+  async verify(e: CacheEntry, opts: { full?: boolean; memo?: HashMemo } = {}): Promise<string | undefined> {
+    const m = e.manifest;
+    const dir = e.dir;
     for (const f of m.files) {
       const p = join(dir, f.path);
       let st;
@@ -136,7 +273,7 @@ export class ArtifactStore {
    * Commits a finished execution: hashes the files in its out dir, writes manifest.json there, then renames the
    * directory into cache/ (atomic). A previous entry at the same key (corrupted, or forced) is replaced.
    */
-  async commit(m: Omit<Manifest, 'files'>): Promise<Manifest> {
+  async set(m: Omit<Manifest, 'files'>): Promise<CacheEntry> {
     const out = this.outDir(m.kind, m.key);
     const files: FileRecord[] = [];
     for (const rel of listFiles(out)) {
@@ -154,7 +291,8 @@ export class ArtifactStore {
     if (existsSync(dest)) await this.discard(dest);
     renameSync(out, dest);
     await rm(this.workDir(m.kind, m.key), { recursive: true, force: true });
-    return manifest;
+    this.kinds = undefined;
+    return new CacheEntry(dest, manifest);
   }
 
   /** Moves a directory out of the way (into artifacts/trash) and deletes it. */
@@ -173,8 +311,8 @@ export class ArtifactStore {
   }
 
   /** All cache entries (complete or not) and work dirs. */
-  list(): { area: 'cache' | 'work'; kind: string; key: string; dir: string; complete: boolean }[] {
-    const out: { area: 'cache' | 'work'; kind: string; key: string; dir: string; complete: boolean }[] = [];
+  list(): StoreListing[] {
+    const out: StoreListing[] = [];
     for (const area of ['cache', 'work'] as const) {
       const base = join(this.dir, area);
       if (!existsSync(base)) continue;
@@ -194,6 +332,26 @@ export class ArtifactStore {
   cleanTrash(): void {
     rmSync(join(this.dir, 'trash'), { recursive: true, force: true });
   }
+}
+
+function safeList(dir: string): string[] {
+  try {
+    return readdirSync(dir).sort();
+  } catch {
+    return [];
+  }
+}
+
+/** ' (alone)' / ' (beside a, b)': what else computed while an entry did. */
+export function timingNote(t: Pick<Timings, 'alone' | 'beside'> | undefined): string {
+  if (!t) return '';
+  if (t.alone) return ' (alone)';
+  return t.beside?.length ? ` (beside ${t.beside.join(', ')})` : '';
+}
+
+/** The cache of the project at `root` (its artifacts/ directory). */
+export function openCache(root: string): ArtifactStore {
+  return new ArtifactStore(root);
 }
 
 /** Total size in bytes of the files under a directory. */

@@ -2,39 +2,30 @@
 // the work dir, the logger, progress and ctx.map.
 import { mkdirSync, rmSync } from 'node:fs';
 import { open, rename, writeFile } from 'node:fs/promises';
-import { dirname, isAbsolute, join, normalize, resolve, sep } from 'node:path';
+import { dirname, isAbsolute, join, normalize, resolve } from 'node:path';
 import type { Table } from 'apache-arrow';
 import { StageError } from './errors.ts';
-import { MANIFEST, type ArtifactStore, type Manifest, type MapStats } from './cache.ts';
+import { MANIFEST, type CacheEntry, type ItemTiming, type MapStats } from './cache.ts';
 import type { EventBus } from './events.ts';
 import type { Json, Logger, MapOptions, OutputWriter, StageContext, UpstreamMeta, UpstreamOutputs } from './types.ts';
 
-export function upstreamMeta(stageId: string, m: Manifest): UpstreamMeta {
-  return { stageId, kind: m.kind, key: m.key, meta: m.meta };
+export function upstreamMeta(stageId: string, e: CacheEntry): UpstreamMeta {
+  return { stageId, kind: e.kind, key: e.key, params: e.params, meta: e.meta };
 }
 
-/** A finished upstream stage's outputs, read from its cache entry. */
-export function upstreamOutputs(stageId: string, m: Manifest, store: ArtifactStore): UpstreamOutputs {
-  const dir = store.entryDir(m.kind, m.key);
-  const tableFiles = new Set(Object.values(m.tables).map((t) => t.file));
+/** A finished upstream stage's outputs, read through its cache entry. */
+export function upstreamOutputs(stageId: string, e: CacheEntry): UpstreamOutputs {
   return {
-    ...upstreamMeta(stageId, m),
-    dir,
-    tables: Object.keys(m.tables),
-    async table(name: string): Promise<Table> {
-      const t = m.tables[name];
-      if (!t) throw new Error(`stage '${stageId}' has no table '${name}' (tables: ${Object.keys(m.tables).join(', ') || 'none'})`);
-      const { readArrowFile } = await import('../arrow/io.ts');
-      return readArrowFile(join(dir, t.file));
-    },
+    ...upstreamMeta(stageId, e),
+    dir: e.dir,
+    tables: e.tables,
+    table: (name: string) => e.table(name),
     file(name: string): string {
-      const rel = name.split(sep).join('/');
-      if (!m.files.some((f) => f.path === rel)) throw new Error(`stage '${stageId}' has no file '${name}'`);
-      return join(dir, rel);
+      const p = e.file(name);
+      if (!p) throw new Error(`stage '${stageId}' has no file '${name}'`);
+      return p;
     },
-    files(): string[] {
-      return m.files.map((f) => f.path).filter((p) => p !== MANIFEST && !tableFiles.has(p));
-    },
+    files: () => e.files(),
   };
 }
 
@@ -80,6 +71,9 @@ export interface Collected {
   tables: Record<string, { file: string; rows: number }>;
   meta: Record<string, Json>;
   map: Record<string, MapStats>;
+  /** Per-item timings of ctx.map tables and figures recorded with ctx.timing (go to the manifest's timings). */
+  itemTimings: Record<string, ItemTiming>;
+  stageTimings: Record<string, Json>;
 }
 
 export interface ContextInit {
@@ -89,6 +83,8 @@ export interface ContextInit {
   params: unknown;
   inputs: Record<string, UpstreamOutputs>;
   outDir: string;
+  /** Where the out dir will be once committed (for ctx.out.committedPath). */
+  entryDir: string;
   mapDir: string;
   root: string;
   signal: AbortSignal;
@@ -100,7 +96,7 @@ export function makeContext(init: ContextInit): { ctx: StageContext; collected: 
   const { stageId, outDir, bus } = init;
   mkdirSync(outDir, { recursive: true });
   rmSync(join(outDir, MANIFEST), { force: true });
-  const collected: Collected = { tables: {}, meta: {}, map: {} };
+  const collected: Collected = { tables: {}, meta: {}, map: {}, itemTimings: {}, stageTimings: {} };
   const writeTable = async (name: string, table: Table) => {
     if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(name)) throw new StageError(stageId, `invalid table name '${name}'`);
     const { tableToBytes } = await import('../arrow/io.ts');
@@ -117,6 +113,9 @@ export function makeContext(init: ContextInit): { ctx: StageContext; collected: 
       const p = join(outDir, safeRel(stageId, relPath));
       mkdirSync(dirname(p), { recursive: true });
       return p;
+    },
+    committedPath(relPath) {
+      return join(init.entryDir, safeRel(stageId, relPath));
     },
     meta(key, value) {
       let v: Json;
@@ -146,6 +145,9 @@ export function makeContext(init: ContextInit): { ctx: StageContext; collected: 
     projectRoot: init.root,
     resolve: (p: string) => (isAbsolute(p) ? p : resolve(init.root, p)),
     progress,
+    timing(name, value) {
+      collected.stageTimings[name] = JSON.parse(JSON.stringify(value)) as Json;
+    },
     async map<I>(opts: MapOptions<I>) {
       const { runMap } = await import('./map.ts');
       return runMap(opts, {
@@ -155,7 +157,10 @@ export function makeContext(init: ContextInit): { ctx: StageContext; collected: 
         failOnItemError: init.failOnItemError,
         progress,
         writeTable,
-        stats: (name, s) => (collected.map[name] = s),
+        stats: (name, s, t) => {
+          collected.map[name] = s;
+          if (t) collected.itemTimings[name] = t;
+        },
       });
     },
   };

@@ -11,7 +11,19 @@ export type RunEvent =
   | { type: 'stage-key'; stageId: string; kind: string; key: string; inputs: Record<string, { stage: string; key: string }>; reads: Record<string, string>; time: number }
   | { type: 'stage-start'; stageId: string; kind: string; key: string; time: number }
   /** A complete cache entry was reused. */
-  | { type: 'stage-cached'; stageId: string; kind: string; key: string; backend?: Json; map?: Record<string, MapStats>; time: number }
+  | {
+      type: 'stage-cached';
+      stageId: string;
+      kind: string;
+      key: string;
+      backend?: Json;
+      map?: Record<string, MapStats>;
+      /** Seconds the entry took when it was computed. */
+      computeSeconds?: number;
+      /** Another stage of this run with the same key that computed it (executions are memoised by key). */
+      sameAs?: string;
+      time: number;
+    }
   /** A cache entry failed verification and will be recomputed. */
   | { type: 'stage-corrupt'; stageId: string; key: string; reason: string; time: number }
   | { type: 'stage-progress'; stageId: string; done: number; total: number; unit?: string; time: number }

@@ -6,7 +6,7 @@ import { rename, writeFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 
 /** Bump when the engine changes how entries are laid out or keyed: invalidates every cache entry. */
-export const ENGINE_CACHE_VERSION = '1';
+export const ENGINE_CACHE_VERSION = '2';
 /** Hex characters of sha256 kept in keys (80 bits). */
 export const KEY_LENGTH = 20;
 
@@ -139,6 +139,8 @@ export async function hashPath(abs: string, memo: HashMemo): Promise<string> {
 export interface KeyInput {
   kind: string;
   version: string;
+  /** Code fingerprint of the stage's import graph (codegraph.ts). */
+  code: string;
   params: unknown;
   /** Input name → upstream key. */
   upstream: Record<string, string>;

@@ -9,8 +9,8 @@ import { Field, Int32, Schema, Utf8, type Table } from 'apache-arrow';
 import { concatTables, readArrowFile, tableFromRows, tableToBytes } from '../arrow/io.ts';
 import { StageError, errorMessage } from './errors.ts';
 import { sha256 } from './fingerprint.ts';
-import type { MapStats } from './cache.ts';
-import type { ItemError, MapOptions, MapResult } from './types.ts';
+import type { ItemTiming, MapStats } from './cache.ts';
+import type { ItemError, ItemTimer, MapOptions, MapResult } from './types.ts';
 
 export interface MapEnv {
   stageId: string;
@@ -21,13 +21,46 @@ export interface MapEnv {
   progress(done: number, total: number, unit?: string): void;
   /** Writes a finished table through the stage's output writer. */
   writeTable(name: string, table: Table): Promise<void>;
-  /** Records per-table stats for the manifest. */
-  stats(name: string, s: MapStats): void;
+  /** Records per-table stats and item timings for the manifest. */
+  stats(name: string, s: MapStats, timing?: ItemTiming): void;
+  /** Clock in ms (default performance.now). */
+  now?: () => number;
 }
 
 interface ChunkRecord {
   ids: string[];
   errors: { item: string; index: number; message: string }[];
+  /** Per item of the chunk: wall ms, and the phases it reported (kept apart from the rows: they are not results). */
+  times?: { ms: number; phases?: Record<string, number> }[];
+}
+
+/** Per-item timings of a map table from its chunk records (resumed chunks included). */
+export function itemTiming(records: readonly ChunkRecord[]): ItemTiming | undefined {
+  const ms: number[] = [];
+  const phases = new Map<string, { sum: number; n: number }>();
+  for (const r of records) {
+    for (const t of r.times ?? []) {
+      ms.push(t.ms);
+      for (const [k, v] of Object.entries(t.phases ?? {})) {
+        const p = phases.get(k) ?? { sum: 0, n: 0 };
+        p.sum += v;
+        p.n++;
+        phases.set(k, p);
+      }
+    }
+  }
+  if (!ms.length) return undefined;
+  const total = ms.reduce((a, b) => a + b, 0);
+  const mean = total / ms.length;
+  const std = Math.sqrt(ms.reduce((a, b) => a + (b - mean) ** 2, 0) / ms.length);
+  const round = (x: number) => Math.round(x * 1000) / 1000;
+  return {
+    n: ms.length,
+    total_ms: round(total),
+    mean_ms: round(mean),
+    std_ms: round(std),
+    ...(phases.size ? { phases: Object.fromEntries([...phases].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, p]) => [k, round(p.sum / p.n)])) } : {}),
+  };
 }
 
 export const errorsSchema = new Schema([
@@ -89,6 +122,7 @@ export async function runMap<I>(opts: MapOptions<I>, env: MapEnv): Promise<MapRe
     }
   };
 
+  const now = env.now ?? (() => performance.now());
   let done = 0;
   let computed = 0;
   let resumed = 0;
@@ -108,6 +142,7 @@ export async function runMap<I>(opts: MapOptions<I>, env: MapEnv): Promise<MapRe
     const lo = k * chunkSize;
     const hi = Math.min(n, lo + chunkSize);
     const perItem: (Record<string, unknown>[] | undefined)[] = new Array(hi - lo);
+    const times: { ms: number; phases?: Record<string, number>; fixed?: number }[] = Array.from({ length: hi - lo }, () => ({ ms: 0 }));
     const errors: ChunkRecord['errors'] = [];
     const fail = (i: number, e: unknown) => {
       if (env.signal.aborted) throw abortError(env.signal);
@@ -115,14 +150,29 @@ export async function runMap<I>(opts: MapOptions<I>, env: MapEnv): Promise<MapRe
       if (env.failOnItemError) throw new StageError(env.stageId, `item '${ids[i]}' (index ${i}): ${message} (fail_on_item_error is set)`, { cause: e });
       errors.push({ item: ids[i], index: i, message });
     };
+    const timer = (i: number): ItemTimer => {
+      const t = times[i - lo];
+      return {
+        phase(name, ms) {
+          (t.phases ??= {})[name] = (t.phases[name] ?? 0) + ms;
+        },
+        set(ms) {
+          t.fixed = ms;
+        },
+      } as ItemTimer;
+    };
     const runOne = async (i: number) => {
+      const t0 = now();
       try {
-        const rows = await opts.fn(opts.items[i], i);
+        const rows = await opts.fn(opts.items[i], i, timer(i));
         if (!Array.isArray(rows)) throw new Error(`fn must return an array of rows, got ${typeof rows}`);
         perItem[i - lo] = rows;
       } catch (e) {
         fail(i, e);
       }
+      const t = times[i - lo];
+      t.ms = t.fixed ?? now() - t0;
+      delete t.fixed;
       computed++;
       env.progress(++done, n, 'items');
     };
@@ -134,6 +184,7 @@ export async function runMap<I>(opts: MapOptions<I>, env: MapEnv): Promise<MapRe
       }
       const idx = Array.from({ length: Math.min(batchSize, hi - b) }, (_, j) => b + j);
       let out: Record<string, unknown>[][] | undefined;
+      const t0 = now();
       try {
         out = await opts.batchFn(idx.map((i) => opts.items[i]), idx);
         if (!Array.isArray(out) || out.length !== idx.length) throw new Error(`batchFn returned ${Array.isArray(out) ? out.length : typeof out} results for ${idx.length} items`);
@@ -143,7 +194,11 @@ export async function runMap<I>(opts: MapOptions<I>, env: MapEnv): Promise<MapRe
         out = undefined;
       }
       if (out) {
-        idx.forEach((i, j) => (perItem[i - lo] = out![j]));
+        const per = (now() - t0) / idx.length;
+        idx.forEach((i, j) => {
+          perItem[i - lo] = out![j];
+          times[i - lo].ms = per;
+        });
         computed += idx.length;
         done += idx.length;
         env.progress(done, n, 'items');
@@ -166,7 +221,7 @@ export async function runMap<I>(opts: MapOptions<I>, env: MapEnv): Promise<MapRe
       throw new StageError(env.stageId, `ctx.map '${opts.table}': ${errorMessage(e)}`);
     }
     await writeAtomic(join(dir, `${chunkName(k)}.arrow`), tableToBytes(table));
-    const rec: ChunkRecord = { ids: ids.slice(lo, hi), errors };
+    const rec: ChunkRecord = { ids: ids.slice(lo, hi), errors, times };
     await writeAtomic(join(dir, `${chunkName(k)}.json`), JSON.stringify(rec));
     records[k] = rec;
   }
@@ -176,7 +231,7 @@ export async function runMap<I>(opts: MapOptions<I>, env: MapEnv): Promise<MapRe
   const errs = records.flatMap((r) => r.errors);
   await env.writeTable(opts.table, table);
   await env.writeTable(`${opts.table}_errors`, tableFromRows(errs, errorsSchema));
-  env.stats(opts.table, { items: n, computed, resumed, errors: errs.length });
+  env.stats(opts.table, { items: n, computed, resumed, errors: errs.length }, itemTiming(records));
   const itemErrors: ItemError[] = errs.map((e) => ({ item: e.item, message: e.message }));
   return { table, computed, resumed, errors: itemErrors };
 }

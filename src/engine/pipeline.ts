@@ -1,5 +1,6 @@
 // Pipeline files: parse, check their shape, merge `include:` fragments and `--set` overrides into each stage's
 // params while remembering where every value came from (for located errors).
+import { RESERVED_NAMES } from './cache.ts';
 import { createHash } from 'node:crypto';
 import { basename, dirname, extname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYamlValue } from 'yaml';
@@ -11,7 +12,6 @@ import { sweepSchema } from './sweep-schema.ts';
 export const STAGE_ID = '^[A-Za-z_][A-Za-z0-9_-]*$';
 export const PIPELINE_NAME = '^[A-Za-z0-9][A-Za-z0-9_.-]*$';
 /** Names used by the artifacts layout; a pipeline may not be called so (its latest view lives in artifacts/<name>/). */
-export const RESERVED_NAMES = ['cache', 'work', 'runs', 'sweeps', 'lock', 'tmp', 'trash', 'memo.json'];
 
 /** JSON schema of a pipeline file. */
 export const pipelineSchema = {

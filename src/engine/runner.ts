@@ -5,7 +5,8 @@ import { availableParallelism, hostname } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { rmSync } from 'node:fs';
 import PQueue from 'p-queue';
-import { ArtifactStore, type Manifest } from './cache.ts';
+import { ArtifactStore, type CacheEntry } from './cache.ts';
+import { codeFingerprint, type CodeFingerprint } from './codegraph.ts';
 import { makeContext, upstreamMeta, upstreamOutputs } from './context.ts';
 import { StageError, errorMessage } from './errors.ts';
 import { EventBus } from './events.ts';
@@ -18,7 +19,7 @@ import type { Json, UpstreamMeta } from './types.ts';
 export interface RunOptions {
   /** Stages run at once (default: number of cores). */
   jobs?: number;
-  /** Stage ids to recompute even if cached ('*' = all). */
+  /** Stage ids to recompute even if cached ('*' = all; a stage may be named 'all'). */
   force?: string[];
   /** Re-hash every file of reused entries (default: only files whose mtime changed). */
   verify?: boolean;
@@ -54,30 +55,82 @@ function absRead(root: string, p: string): string {
 }
 
 /**
- * Cache key of a stage given its upstreams' manifests: kind, version, params, upstream keys and the content
- * hashes of the files its `reads()` names.
+ * Cache key of a stage given its upstreams' entries: kind, version (an explicit override), the code fingerprint of
+ * its module's import graph, params (less keyExclude), upstream keys and the content hashes of the files its
+ * `reads()` names.
  */
 export async function keyFor(
   st: PlanStage,
-  upstream: Map<string, Manifest>,
+  upstream: Map<string, CacheEntry>,
   memo: HashMemo,
   root: string,
-): Promise<{ key: string; reads: Record<string, string>; upstreamKeys: Record<string, string> }> {
+): Promise<{ key: string; reads: Record<string, string>; upstreamKeys: Record<string, string>; code: CodeFingerprint }> {
   const upstreamKeys: Record<string, string> = {};
   const metas: Record<string, UpstreamMeta> = {};
   for (const [name, id] of Object.entries(st.inputs)) {
-    const m = upstream.get(id);
-    if (!m) throw new Error(`upstream '${id}' has no output`);
-    upstreamKeys[name] = m.key;
-    metas[name] = upstreamMeta(id, m);
+    const e = upstream.get(id);
+    if (!e) throw new Error(`upstream '${id}' has no output`);
+    upstreamKeys[name] = e.key;
+    metas[name] = upstreamMeta(id, e);
   }
   const reads: Record<string, string> = {};
   if (st.def.reads) {
     for (const p of st.def.reads(st.params, metas)) reads[p] = await hashPath(absRead(root, p), memo);
   }
+  const code = await codeFingerprint(st.modulePath, root, memo);
   const keyParams = st.def.keyExclude?.length && st.params && typeof st.params === 'object' ? Object.fromEntries(Object.entries(st.params as Record<string, unknown>).filter(([k]) => !st.def.keyExclude!.includes(k))) : st.params;
-  const key = stageKey({ kind: st.def.kind, version: st.def.version, params: keyParams, upstream: upstreamKeys, reads });
-  return { key, reads, upstreamKeys };
+  const key = stageKey({ kind: st.def.kind, version: st.def.version, code: code.hash, params: keyParams, upstream: upstreamKeys, reads });
+  return { key, reads, upstreamKeys, code };
+}
+
+/** Stages whose compute time a downstream stage consumes (an input declared `timed`): they run with nothing beside. */
+export function timedStages(plan: Plan): Set<string> {
+  const out = new Set<string>();
+  for (const st of plan.stages) {
+    for (const [name, id] of Object.entries(st.inputs)) if (st.def.inputs?.[name]?.timed) out.add(id);
+  }
+  return out;
+}
+
+/**
+ * Admission of computing stages: a `timed` stage computes alone (it waits until nothing else computes, and nothing
+ * starts beside it; waiting timed stages go first). Records, for each computing stage, which others computed beside it.
+ */
+class ComputeGate {
+  private readonly active = new Set<string>();
+  private alone = false;
+  private waitingAlone = 0;
+  private readonly wakers: (() => void)[] = [];
+  readonly beside = new Map<string, Set<string>>();
+
+  async enter(id: string, alone: boolean, signal: AbortSignal): Promise<void> {
+    if (alone) this.waitingAlone++;
+    try {
+      while (alone ? this.active.size > 0 : this.alone || this.waitingAlone > 0) {
+        if (signal.aborted) throw signal.reason;
+        await new Promise<void>((r) => this.wakers.push(r));
+      }
+    } finally {
+      if (alone) this.waitingAlone--;
+    }
+    const b = new Set(this.active);
+    for (const other of this.active) this.beside.get(other)?.add(id);
+    this.beside.set(id, b);
+    this.active.add(id);
+    if (alone) this.alone = true;
+  }
+
+  leave(id: string): string[] {
+    this.active.delete(id);
+    if (this.active.size === 0) this.alone = false;
+    for (const w of this.wakers.splice(0)) w();
+    return [...(this.beside.get(id) ?? [])].sort();
+  }
+
+  /** Wakes waiters (e.g. after an abort). */
+  wake(): void {
+    for (const w of this.wakers.splice(0)) w();
+  }
 }
 
 export async function executePlan(plan: Plan, opts: RunOptions = {}): Promise<RunResult> {
@@ -86,7 +139,7 @@ export async function executePlan(plan: Plan, opts: RunOptions = {}): Promise<Ru
   const bus = opts.bus ?? new EventBus();
   const jobs = Math.max(1, opts.jobs ?? availableParallelism());
   const force = new Set(opts.force ?? []);
-  const forced = (id: string) => force.has(id) || force.has('*') || force.has('all');
+  const forced = (id: string) => force.has(id) || force.has('*');
   const argv = opts.argv ?? [];
   const lk = await takeLock(`${store.dir}/lock`, `xai ${argv.join(' ')}`.trim(), {
     wait: opts.wait,
@@ -99,15 +152,23 @@ export async function executePlan(plan: Plan, opts: RunOptions = {}): Promise<Ru
   const t0 = Date.now();
   const started = new Date(t0).toISOString();
   const abort = new AbortController();
-  const onAbort = () => abort.abort(new Error('interrupted'));
+  const gate = new ComputeGate();
+  const timed = timedStages(plan);
+  /** Executions memoised by key (as wireit's executor): two stages with one key compute once. */
+  const executions = new Map<string, { stageId: string; done: Promise<CacheEntry | undefined> }>();
+  const onAbort = () => {
+    abort.abort(new Error('interrupted'));
+    gate.wake();
+  };
   opts.signal?.addEventListener('abort', onAbort);
   if (opts.signal?.aborted) onAbort();
 
-  const manifests = new Map<string, Manifest>();
+  const manifests = new Map<string, CacheEntry>();
   const recorder = new RunRecorder(bus);
   const failed: { stageId: string; error: string }[] = [];
   const state = new Map<string, 'pending' | 'queued' | 'ok' | 'failed' | 'skipped'>(plan.stages.map((s) => [s.id, 'pending']));
   const queue = new PQueue({ concurrency: jobs });
+  const codes = new Map<string, { files: Record<string, string>; packages: Record<string, string> }>();
 
   /** A stage's run record: static facts from the plan + what the events said (RunRecorder). */
   const stageRecord = (st: PlanStage): StageRecord => {
@@ -121,28 +182,43 @@ export async function executePlan(plan: Plan, opts: RunOptions = {}): Promise<Ru
       inputs: ev.inputs ?? Object.fromEntries(Object.entries(st.inputs).map(([n, id]) => [n, { stage: id, key: manifests.get(id)?.key }])),
       ...(st.spec.includes.length ? { includes: st.spec.includes } : {}),
       ...ev,
+      ...(codes.has(st.id) ? { code: codes.get(st.id) } : {}),
     } as StageRecord;
   };
 
   const runStage = async (st: PlanStage): Promise<void> => {
     const t = Date.now();
+    let settle: ((e: CacheEntry | undefined) => void) | undefined;
     try {
       if (abort.signal.aborted) throw abort.signal.reason;
-      const { key, reads, upstreamKeys } = await keyFor(st, manifests, memo, root);
+      const { key, reads, upstreamKeys, code } = await keyFor(st, manifests, memo, root);
+      codes.set(st.id, { files: code.files, packages: code.packages });
       const kind = st.def.kind;
       const inputsRec = Object.fromEntries(Object.entries(st.inputs).map(([n, id]) => [n, { stage: id, key: upstreamKeys[n] }]));
       bus.emit({ type: 'stage-key', stageId: st.id, kind, key, inputs: inputsRec, reads });
+      const twin = executions.get(key);
+      if (twin) {
+        // the same execution as another stage of this run: wait for it instead of racing it in the same work dir
+        const e = await twin.done;
+        if (!e) throw new StageError(st.id, `the stage with the same key ('${twin.stageId}') did not finish`);
+        manifests.set(st.id, e);
+        state.set(st.id, 'ok');
+        bus.emit({ type: 'stage-cached', stageId: st.id, kind, key, backend: e.meta.backend, map: e.manifest.map, computeSeconds: e.timings.seconds, sameAs: twin.stageId });
+        return;
+      }
+      executions.set(key, { stageId: st.id, done: new Promise<CacheEntry | undefined>((r) => (settle = r)) });
       if (!forced(st.id)) {
-        const m = store.readManifest(kind, key);
-        const badItems = m && plan.pipeline.failOnItemError ? Object.values(m.map ?? {}).reduce((a, s) => a + s.errors, 0) : 0;
+        const hit = store.get(kind, key);
+        const badItems = hit && plan.pipeline.failOnItemError ? Object.values(hit.manifest.map ?? {}).reduce((a, s) => a + s.errors, 0) : 0;
         if (badItems > 0) {
           bus.emit({ type: 'stage-log', stageId: st.id, level: 'info', message: `cached entry has ${badItems} bad item(s) and fail_on_item_error is set: recomputing` });
-        } else if (m) {
-          const problem = await store.verify(m, { full: opts.verify, memo });
+        } else if (hit) {
+          const problem = await store.verify(hit, { full: opts.verify, memo });
           if (!problem) {
-            manifests.set(st.id, m);
-            bus.emit({ type: 'stage-cached', stageId: st.id, kind, key, backend: m.meta.backend, map: m.map });
+            manifests.set(st.id, hit);
+            bus.emit({ type: 'stage-cached', stageId: st.id, kind, key, backend: hit.meta.backend, map: hit.manifest.map, computeSeconds: hit.timings?.seconds });
             state.set(st.id, 'ok');
+            settle!(hit);
             return;
           }
           bus.emit({ type: 'stage-corrupt', stageId: st.id, key, reason: problem });
@@ -152,47 +228,73 @@ export async function executePlan(plan: Plan, opts: RunOptions = {}): Promise<Ru
         // A forced stage starts from scratch (no resume of an earlier interrupted attempt).
         rmSync(store.workDir(kind, key), { recursive: true, force: true });
       }
-      bus.emit({ type: 'stage-start', stageId: st.id, kind, key });
-      const inputs = Object.fromEntries(Object.entries(st.inputs).map(([name, id]) => [name, upstreamOutputs(id, manifests.get(id)!, store)]));
-      const workDir = store.workDir(kind, key);
-      const { ctx, collected } = makeContext({
-        stageId: st.id,
-        kind,
-        key,
-        params: structuredClone(st.params),
-        inputs,
-        outDir: store.outDir(kind, key),
-        mapDir: `${workDir}/map`,
-        root,
-        signal: abort.signal,
-        bus,
-        failOnItemError: plan.pipeline.failOnItemError,
-      });
-      const s0 = new Date().toISOString();
-      await st.def.run(ctx);
-      if (abort.signal.aborted) throw abort.signal.reason;
-      const seconds = (Date.now() - t) / 1000;
-      const m = await store.commit({
-        format: 1,
-        kind,
-        version: st.def.version,
-        key,
-        stageId: st.id,
-        pipeline: plan.pipeline.name,
-        params: st.params as Json,
-        inputs: upstreamKeys,
-        reads,
-        tables: collected.tables,
-        // Paths into the work dir (from ctx.out.path) point at the committed entry once it is moved there.
-        meta: rewritePaths(collected.meta, store.outDir(kind, key), store.entryDir(kind, key)) as Record<string, Json>,
-        ...(Object.keys(collected.map).length ? { map: collected.map } : {}),
-        timings: { started: s0, finished: new Date().toISOString(), seconds },
-        versions,
-      });
-      manifests.set(st.id, m);
+      const alone = timed.has(st.id);
+      await gate.enter(st.id, alone, abort.signal);
+      let beside: string[] = [];
+      let entry: CacheEntry;
+      const tc = Date.now();
+      try {
+        bus.emit({ type: 'stage-start', stageId: st.id, kind, key });
+        const inputs = Object.fromEntries(Object.entries(st.inputs).map(([name, id]) => [name, upstreamOutputs(id, manifests.get(id)!)]));
+        const workDir = store.workDir(kind, key);
+        const { ctx, collected } = makeContext({
+          stageId: st.id,
+          kind,
+          key,
+          params: structuredClone(st.params),
+          inputs,
+          outDir: store.outDir(kind, key),
+          entryDir: store.entryDir(kind, key),
+          mapDir: `${workDir}/map`,
+          root,
+          signal: abort.signal,
+          bus,
+          failOnItemError: plan.pipeline.failOnItemError,
+        });
+        const s0 = new Date(tc).toISOString();
+        try {
+          await st.def.run(ctx);
+        } finally {
+          beside = gate.leave(st.id);
+        }
+        if (abort.signal.aborted) throw abort.signal.reason;
+        const seconds = (Date.now() - tc) / 1000;
+        entry = await store.set({
+          format: 1,
+          kind,
+          version: st.def.version,
+          key,
+          code: { files: code.files, packages: code.packages },
+          stageId: st.id,
+          pipeline: plan.pipeline.name,
+          params: st.params as Json,
+          inputs: upstreamKeys,
+          reads,
+          tables: collected.tables,
+          // Paths into the work dir (from ctx.out.path) point at the committed entry once it is moved there.
+          meta: rewritePaths(collected.meta, store.outDir(kind, key), store.entryDir(kind, key)) as Record<string, Json>,
+          ...(Object.keys(collected.map).length ? { map: collected.map } : {}),
+          timings: {
+            started: s0,
+            finished: new Date().toISOString(),
+            seconds,
+            ...(alone ? { alone: true } : {}),
+            ...(beside.length ? { beside } : {}),
+            ...(Object.keys(collected.itemTimings).length ? { items: collected.itemTimings } : {}),
+            ...(Object.keys(collected.stageTimings).length ? { stage: collected.stageTimings } : {}),
+          },
+          versions,
+        });
+      } catch (e) {
+        gate.leave(st.id);
+        throw e;
+      }
+      manifests.set(st.id, entry);
       state.set(st.id, 'ok');
-      bus.emit({ type: 'stage-done', stageId: st.id, kind, key, seconds, backend: m.meta.backend, map: m.map });
+      settle!(entry);
+      bus.emit({ type: 'stage-done', stageId: st.id, kind, key, seconds: entry.timings.seconds, backend: entry.meta.backend, map: entry.manifest.map });
     } catch (e) {
+      settle?.(undefined);
       const seconds = (Date.now() - t) / 1000;
       state.set(st.id, 'failed');
       if (abort.signal.aborted) {

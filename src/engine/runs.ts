@@ -15,7 +15,12 @@ export interface StageRecord {
   /** Cache key (absent when it could not be computed, e.g. an upstream failed). */
   key?: string;
   status: StageOutcome;
+  /** Compute seconds: this run's for a computed stage, the original computation's for a cached one. */
   seconds?: number;
+  /** Cached: the stage of this run with the same key that computed the entry. */
+  sameAs?: string;
+  /** Code fingerprint (project files of the stage's import graph → sha256, packages → versions). */
+  code?: { files: Record<string, string>; packages: Record<string, string> };
   error?: string;
   params: Json;
   /** Input name → upstream stage and key. */
@@ -57,6 +62,7 @@ export interface StageState {
   kind: string;
   version: string;
   key: string;
+  code?: { files: Record<string, string>; packages: Record<string, string> };
   params: Json;
   inputs: Record<string, { stage: string; key?: string }>;
   reads?: Record<string, string>;
@@ -96,7 +102,8 @@ export class RunRecorder {
         const r = this.get(e.stageId);
         r.status = e.type === 'stage-cached' ? 'cached' : 'done';
         r.key = e.key;
-        r.seconds = e.type === 'stage-done' ? e.seconds : 0;
+        r.seconds = e.type === 'stage-done' ? e.seconds : e.computeSeconds;
+        if (e.type === 'stage-cached' && e.sameAs) r.sameAs = e.sameAs;
         if (e.backend !== undefined) r.backend = e.backend;
         if (e.map) r.map = e.map;
         break;
@@ -160,6 +167,35 @@ export function readState(store: ArtifactStore, pipeline: string): PipelineState
   return readJson<PipelineState>(join(runsDir(store, pipeline), 'state.json'));
 }
 
+/** A run record by pipeline and run id, or undefined. */
+export function readRun(store: ArtifactStore, pipeline: string, runId: string): RunRecord | undefined {
+  return readJson<RunRecord>(join(runsDir(store, pipeline), `${runId}.json`));
+}
+
+/** A run record file given by path (a record shape is checked), and whether it is a pipeline's latest. */
+export function readRunFile(path: string): { run: RunRecord; latest: boolean } | undefined {
+  const r = readJson<RunRecord>(path);
+  if (!r || r.format !== 1 || !r.stages || !r.pipeline) return undefined;
+  return { run: r, latest: path.endsWith(`${'/'}latest.json`) };
+}
+
+/** Every run record of a pipeline (oldest first by finish time). */
+export function listRuns(store: ArtifactStore, pipeline: string): RunRecord[] {
+  let names: string[] = [];
+  try {
+    names = readdirSync(runsDir(store, pipeline));
+  } catch {
+    return [];
+  }
+  const out: RunRecord[] = [];
+  for (const f of names) {
+    if (!f.endsWith('.json') || f === 'latest.json' || f === 'state.json') continue;
+    const r = readJson<RunRecord>(join(runsDir(store, pipeline), f));
+    if (r && r.runId && r.stages) out.push(r); // a partial or foreign file is skipped
+  }
+  return out.sort((a, b) => a.finished.localeCompare(b.finished) || a.runId.localeCompare(b.runId));
+}
+
 /** Pipelines with run records. */
 export function listPipelines(store: ArtifactStore): string[] {
   try {
@@ -178,7 +214,7 @@ export async function updateState(store: ArtifactStore, rec: RunRecord): Promise
   const stages: Record<string, StageState> = {};
   for (const [id, s] of Object.entries(rec.stages)) {
     if ((s.status === 'done' || s.status === 'cached') && s.key) {
-      stages[id] = { kind: s.kind, version: s.version, key: s.key, params: s.params, inputs: s.inputs, reads: s.reads, runId: rec.runId, finished: rec.finished };
+      stages[id] = { kind: s.kind, version: s.version, key: s.key, ...(s.code ? { code: s.code } : {}), params: s.params, inputs: s.inputs, reads: s.reads, runId: rec.runId, finished: rec.finished };
     } else if (prev?.stages[id]) stages[id] = prev.stages[id];
   }
   const state: PipelineState = { pipeline: rec.pipeline, file: rec.file, stages };

@@ -1,6 +1,7 @@
 // `xai status`: for each stage of a plan, cached / stale / missing, and why (what changed since the stage's last
 // successful execution, old → new), computed without running anything.
-import { ArtifactStore, type Manifest } from './cache.ts';
+import { ArtifactStore, type CacheEntry } from './cache.ts';
+import { diffCode } from './codegraph.ts';
 import { canonicalJson, HashMemo } from './fingerprint.ts';
 import { readState, type StageState } from './runs.ts';
 import { keyFor } from './runner.ts';
@@ -39,7 +40,7 @@ export async function computeStatus(plan: Plan, opts: { verify?: boolean } = {})
   const store = new ArtifactStore(plan.root);
   const memo = new HashMemo(store.memoFile);
   const prev = readState(store, plan.pipeline.name);
-  const manifests = new Map<string, Manifest>();
+  const manifests = new Map<string, CacheEntry>();
   const result = new Map<string, StageStatus>();
   const out: StageStatus[] = [];
   for (const st of plan.stages) {
@@ -78,9 +79,9 @@ export async function computeStatus(plan: Plan, opts: { verify?: boolean } = {})
       out.push(s);
       continue;
     }
-    const { key, reads, upstreamKeys } = k;
+    const { key, reads, upstreamKeys, code } = k;
     s.key = key;
-    const m = store.readManifest(st.def.kind, key);
+    const m = store.get(st.def.kind, key);
     const problem = m ? await store.verify(m, { full: opts.verify, memo }) : undefined;
     if (m && !problem) {
       s.status = 'cached';
@@ -93,6 +94,7 @@ export async function computeStatus(plan: Plan, opts: { verify?: boolean } = {})
           const was = before.inputs[name]?.key;
           if (was && was !== k) reasons.push(`upstream '${st.inputs[name]}' output changed: ${was} → ${k}`);
         }
+        if (before.code) reasons.push(...diffCode(before.code, code));
         const oldReads = before.reads ?? {};
         for (const p of new Set([...Object.keys(oldReads), ...Object.keys(reads)])) {
           if (oldReads[p] !== reads[p]) reasons.push(`read ${p}: ${(oldReads[p] ?? '(none)').slice(0, 16)} → ${(reads[p] ?? '(none)').slice(0, 16)}`);

@@ -15,6 +15,8 @@ import { ConfigError, ConfigErrors, didYouMean } from './errors.ts';
 import { locate, type YamlSource } from './yamlsrc.ts';
 import type { Plan } from './analyze.ts';
 import type { Json } from './types.ts';
+import { openCache, type Cache, type CacheEntry } from './cache.ts';
+import { readRun } from './runs.ts';
 import { mulberry32 } from '../algo/mulberry32.ts';
 
 export type Dist = { choice: unknown[] } | { int: [number, number] } | { uniform: [number, number] } | { loguniform: [number, number] };
@@ -364,6 +366,13 @@ export async function writeSweepResults(dir: string, info: Record<string, Json>,
   return { front };
 }
 
+/** The latest sweep of a pipeline: its directory (artifacts/sweeps/<pipeline>/latest) and sweep.json, or undefined. */
+export function readLatestSweep(root: string, pipeline: string): { dir: string; sweep: Record<string, any> } | undefined {
+  const dir = sweepDir(root, pipeline, 'latest');
+  const sweep = readSweep(dir);
+  return sweep ? { dir, sweep } : undefined;
+}
+
 /** Reads a sweep's sweep.json. */
 export function readSweep(dir: string): Record<string, any> | undefined {
   try {
@@ -469,8 +478,8 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
   if (opts.dryRun) return { pipeline: name, sweepId: sid, dir, keys, combos, results, front: [], targets, collect, interrupted: false, seconds: (Date.now() - t0) / 1000 };
 
   const { executePlan } = await import('./runner.ts');
-  const { ArtifactStore } = await import('./cache.ts');
-  const store = new ArtifactStore(opts.root);
+  const { openCache } = await import('./cache.ts');
+  const store = openCache(opts.root);
   let interrupted = false;
   let front: number[] = [];
   for (let i = 0; i < combos.length; i++) {
@@ -496,9 +505,9 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
     if (!r.ok && !r.interrupted) res.error = r.failed.map((f) => `${f.stageId}: ${f.error}`).join('; ');
     if (r.ok && collect) {
       const s = r.record.stages[collect];
-      const m = s?.key ? store.readManifest(s.kind, s.key) : undefined;
-      const sb = m?.meta.scoreboard;
-      if (sb && typeof sb === 'object' && !Array.isArray(sb)) res.scoreboard = sb as ComboResult['scoreboard'];
+      const e = s?.key ? store.get(s.kind, s.key) : undefined;
+      const sb = e && boardOf(store, e);
+      if (sb) res.scoreboard = sb as ComboResult['scoreboard'];
     }
     ({ front } = await writeSweepResults(dir, info, keys, results));
     opts.onCombination?.(i, combos.length, c, res);
@@ -511,8 +520,30 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
   return { pipeline: name, sweepId: sid, dir, keys, combos, results, front, targets, collect, interrupted, seconds: (Date.now() - t0) / 1000 };
 }
 
+/**
+ * A scoreboard entry's board (meta.scoreboard) with its avg_time joined in: the timed upstream's seconds per item
+ * (meta.scoreboard.time_of names it), read now, so a recomputed (--force) LIME shows its new time. Timings are kept out
+ * of the board's own results, which stay byte-reproducible. undefined when the entry has no board.
+ */
+export function boardOf(cache: Cache, e: CacheEntry): Record<string, Json> | undefined {
+  const sb = e.meta.scoreboard;
+  if (!sb || typeof sb !== 'object' || Array.isArray(sb)) return undefined;
+  const src = sb.time_of as { kind?: string; key?: string } | undefined;
+  const timed = src?.kind && src.key ? cache.get(src.kind, src.key) : undefined;
+  const secs = timed ? secondsPerItem(timed) : undefined;
+  const { time_of: _, ...rest } = sb;
+  return { ...rest, avg_time: secs === undefined ? null : Math.round(secs * 1e4) / 1e4, ...(timed ? { timed_alone: Boolean(timed.timings.alone) } : {}) };
+}
+
+/** Seconds per item of an entry's ctx.map work (its tables' mean item times, summed: e.g. LIME's segments + explanations). */
+export function secondsPerItem(e: CacheEntry): number | undefined {
+  const items = Object.values(e.timings?.items ?? {});
+  return items.length ? items.reduce((a, t) => a + t.mean_ms, 0) / 1000 : undefined;
+}
+
 /** `<kind>/<key>` of every stage of every combination of each pipeline's latest sweep (kept by `xai gc`). */
 export function latestSweepKeys(root: string): string[] {
+  const store = openCache(root);
   const base = join(root, 'artifacts', 'sweeps');
   const out: string[] = [];
   let pipes: string[] = [];
@@ -524,12 +555,8 @@ export function latestSweepKeys(root: string): string[] {
   for (const p of pipes) {
     const s = readSweep(join(base, p, 'latest'));
     for (const c of (s?.combinations ?? []) as { run_id: string }[]) {
-      try {
-        const rec = JSON.parse(readFileSync(join(root, 'artifacts', 'runs', p, `${c.run_id}.json`), 'utf8')) as { stages: Record<string, { kind: string; key?: string }> };
-        for (const st of Object.values(rec.stages)) if (st.key) out.push(`${st.kind}/${st.key}`);
-      } catch {
-        /* record gone */
-      }
+      const rec = readRun(store, p, c.run_id); // undefined: record gone
+      for (const st of Object.values(rec?.stages ?? {})) if (st.key) out.push(`${st.kind}/${st.key}`);
     }
   }
   return out;

@@ -21,8 +21,11 @@ export interface StageDef<P = any> {
    * changing them reuses the cached entry (they are still recorded in the manifest and run record).
    */
   keyExclude?: readonly string[];
-  /** Named upstream inputs this stage takes (pipeline: `inputs: { <name>: <stage id> }`). */
-  inputs?: Record<string, { description: string; optional?: boolean; kinds?: string[] }>;
+  /**
+   * Named upstream inputs this stage takes (pipeline: `inputs: { <name>: <stage id> }`). `timed`: this stage consumes
+   * the upstream's compute time (a scoreboard), so the upstream computes with nothing else beside it.
+   */
+  inputs?: Record<string, { description: string; optional?: boolean; kinds?: string[]; timed?: boolean }>;
   /** Tables and files the stage writes, for docs and `xai show`. */
   outputs?: Record<string, { description: string; type: 'table' | 'file' | 'files' }>;
   /**
@@ -48,6 +51,8 @@ export interface UpstreamMeta {
   stageId: string;
   kind: string;
   key: string;
+  /** The params it ran with (defaults applied). */
+  params: Json;
   meta: Record<string, Json>;
 }
 
@@ -75,6 +80,8 @@ export interface OutputWriter {
   file(relPath: string, data: Uint8Array | string | readonly Uint8Array[]): Promise<void>;
   /** Absolute path where a stage may write large files directly (e.g. a generated dataset); committed with the rest. */
   path(relPath: string): string;
+  /** The absolute path a file written at `relPath` will have once the entry is committed (for messages). */
+  committedPath(relPath: string): string;
   /** Small JSON metadata for downstream stages (recorded in the manifest). */
   meta(key: string, value: Json): void;
 }
@@ -103,9 +110,11 @@ export interface MapOptions<I> {
   /**
    * Computes the rows for one item (object per row, keys = schema fields). Files written through ctx.out.file
    * inside `fn` are kept across resume. Throwing records the item as bad (table `<table>_errors`) unless the
-   * pipeline sets `fail_on_item_error`.
+   * pipeline sets `fail_on_item_error`. The item's wall time is measured by the engine and kept apart from the
+   * rows (manifest timings); `timer.phase(name, ms)` adds a named phase (e.g. LIME's fit), `timer.set(ms)` replaces
+   * the measured time (a stage that knows its own cost, e.g. a test double).
    */
-  fn(item: I, index: number): Promise<Record<string, unknown>[]>;
+  fn(item: I, index: number, timer: ItemTimer): Promise<Record<string, unknown>[]>;
   /** Optional batched form: computes several items at once (same contract, one result per item). */
   batchFn?(items: I[], indices: number[]): Promise<Record<string, unknown>[][]>;
   /** Items per batchFn call. */
@@ -116,6 +125,11 @@ export interface MapOptions<I> {
    * its files are complete.
    */
   flush?(): Promise<void>;
+}
+
+export interface ItemTimer {
+  phase(name: string, ms: number): void;
+  set(ms: number): void;
 }
 
 export interface MapResult {
@@ -141,6 +155,11 @@ export interface StageContext<P = any> {
   resolve(p: string): string;
   /** Reports progress for the live display (items done of total). */
   progress(done: number, total: number, unit?: string): void;
+  /**
+   * Records a timing figure (ms per phase, …) in the entry's manifest timings — never in a table, so results stay
+   * byte-reproducible; `xai show <stage> --timings` and the report read it.
+   */
+  timing(name: string, value: Json): void;
   /** Per-item map with chunking, resume, progress and bad-item recording. */
   map<I>(opts: MapOptions<I>): Promise<MapResult>;
 }

@@ -60,7 +60,6 @@ export interface LimeRow {
   labelName: string | null;
   rank: number;
   nSegments: number;
-  totalMs: number;
   mask: Int8Array | Uint8Array;
   /** LIME's local_exp for this label: superpixel ids and their weights. */
   segIds: ArrayLike<number>;
@@ -95,7 +94,6 @@ export const perImageSchema = new Schema([
   new Field('lime_label_name', new Utf8(), true),
   new Field('lime_label_matches', new Bool(), true),
   new Field('n_segments', new Int32(), false),
-  new Field('lime_ms', new Float64(), false),
   new Field('rule', new Utf8(), false),
   new Field('cam_pixels', new Int32(), true),
   new Field('lime_pixels', new Int32(), false),
@@ -224,7 +222,7 @@ export function computeCompare(inp: CompareInput): CompareResult {
       const lg = limeVsGt(r);
       rows.push({
         image: id, index: r.index, label: null, method: null, layer: null, cam_target: null, cam_target_name: null,
-        lime_label: r.label, lime_label_name: r.labelName, lime_label_matches: null, n_segments: r.nSegments, lime_ms: r.totalMs,
+        lime_label: r.label, lime_label_name: r.labelName, lime_label_matches: null, n_segments: r.nSegments,
         rule, cam_pixels: null, lime_pixels: count(r.mask), iou: null, rank: null, gt_pixels: gt ? count(gt) : null,
         cam_gt_iou: null, cam_pointing: null, cam_relevance_mass: null,
         lime_gt_iou: lg?.iou ?? null, lime_pointing: lg?.pointing ?? null, lime_relevance_mass: lg?.mass ?? null,
@@ -249,7 +247,7 @@ export function computeCompare(inp: CompareInput): CompareResult {
       const lg = limeVsGt(r);
       rows.push({
         image: c.image, index: c.index, label: c.label, method: c.method, layer: c.layer, cam_target: c.target, cam_target_name: c.targetName,
-        lime_label: r.label, lime_label_name: r.labelName, lime_label_matches: r.label === c.target, n_segments: r.nSegments, lime_ms: r.totalMs,
+        lime_label: r.label, lime_label_name: r.labelName, lime_label_matches: r.label === c.target, n_segments: r.nSegments,
         rule, cam_pixels: count(camMask), lime_pixels: count(r.mask), iou: maskIoU(camMask, r.mask), rank: null,
         gt_pixels: gt ? count(gt) : null,
         cam_gt_iou: camGt?.iou ?? null, cam_pointing: camGt?.pointing ?? null, cam_relevance_mass: camGt?.mass ?? null,

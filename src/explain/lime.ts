@@ -3,7 +3,8 @@
 // (get_image_and_mask), IoU with a ground-truth mask, overlay PNGs (skimage mark_boundaries, mode 'outer', yellow,
 // over get_image_and_mask(positive_only=False)'s image), and the Arrow rows/schemas of the stage's tables.
 // Imported lazily by the stage (pulls the model/image modules); the bench runs the same functions.
-import { Field, FixedSizeList, Float32, Float64, Int32, Int8, List, Schema, Utf8, type Table } from 'apache-arrow';
+import { createHash } from 'node:crypto';
+import { Field, FixedSizeList, Float32, Float64, Int32, Int8, List, Schema, Uint32, Utf8, type Table } from 'apache-arrow';
 import { explainInstance, getImageAndMask, labelExplanation, segment, Rng, STREAM } from '../algo/lime/index.ts';
 import type { ExplainOptions, ImageExplanation, RgbImage, SegmentationSpec } from '../algo/lime/index.ts';
 import type { Model } from '../model/types.ts';
@@ -23,6 +24,7 @@ export interface LimeParams {
   model_regressor: number | { alpha: number } | null;
   random_seed: number | null;
   random_state: number | null;
+  seed_per_image: boolean;
   kernel_width: number;
   feature_selection: 'auto' | 'forward_selection' | 'highest_weights' | 'lasso_path' | 'none';
   mask: { positive_only?: boolean; negative_only?: boolean; hide_rest?: boolean; num_features?: number; min_weight?: number };
@@ -58,13 +60,31 @@ export function segmentationSeed(p: Pick<LimeParams, 'random_seed' | 'random_sta
   return p.random_seed ?? new Rng(p.random_state ?? 0, STREAM.sampling).int(1000);
 }
 
+/** A seed for one image: the first 32 bits of sha256(`<seed>/<image id>`) — independent of item order and of the other images. */
+export function imageSeed(seed: number, id: string): number {
+  return createHash('sha256').update(`${seed}/${id}`).digest().readUInt32BE(0);
+}
+
+/**
+ * The seeds one image is explained with. seed_per_image (default): random_state and random_seed are derived from
+ * (seed, image id), so images get independent perturbation and segmentation streams and an image's explanation does
+ * not depend on which other images run, or in which order. lime instead keeps one explainer whose RandomState continues
+ * across explain_instance calls (its draws depend on the images before); seed_per_image: false gives every image the
+ * configured seeds as they are, as a fresh LimeImageExplainer(random_state) per image would. random_seed null stays null
+ * (drawn from the image's sampling stream in [0, 1000), as lime draws it from random_state).
+ */
+export function seedsFor(p: Pick<LimeParams, 'random_seed' | 'random_state' | 'seed_per_image'>, id: string): { random_state: number; random_seed: number | null } {
+  const state = p.random_state ?? 0;
+  if (p.seed_per_image === false) return { random_state: state, random_seed: p.random_seed };
+  return { random_state: imageSeed(state, id), random_seed: p.random_seed === null ? null : imageSeed(p.random_seed, id) };
+}
+
 /** The segment map of one image, as explainInstance would compute it (same seed derivation). */
-export function segmentImage(rgb: RgbImage, p: LimeParams): { segments: Int32Array; nSegments: number; randomSeed: number; ms: number } {
-  const t0 = performance.now();
-  const randomSeed = segmentationSeed(p);
+export function segmentImage(rgb: RgbImage, p: LimeParams, id: string): { segments: Int32Array; nSegments: number; randomSeed: number } {
+  const randomSeed = segmentationSeed(seedsFor(p, id));
   const spec = segmentationSpec(p.segmentation_fn) ?? { type: 'quickshift', kernel_size: 4, max_dist: 200, ratio: 0.2, random_seed: randomSeed };
   const s = segment(rgb, spec);
-  return { segments: s.segments, nSegments: s.nSegments, randomSeed, ms: performance.now() - t0 };
+  return { segments: s.segments, nSegments: s.nSegments, randomSeed };
 }
 
 /** Batch size the classifier sees: predict_batch_size (results identical to batch_size, see docs/lime.md). */
@@ -72,9 +92,10 @@ export function predictBatch(p: Pick<LimeParams, 'batch_size' | 'predict_batch_s
   return p.predict_batch_size ?? p.batch_size;
 }
 
-/** explainInstance options for one image (segments precomputed by segmentImage). */
-export function explainOptions(p: LimeParams, model: Model, rgb: RgbImage, segments: Int32Array | undefined): ExplainOptions {
+/** explainInstance options for one image (segments precomputed by segmentImage; seeds from seedsFor). */
+export function explainOptions(p: LimeParams, model: Model, rgb: RgbImage, segments: Int32Array | undefined, id: string): ExplainOptions {
   const { height: H, width: W } = model.info.input;
+  const seeds = seedsFor(p, id);
   return {
     image: rgb,
     segments,
@@ -92,8 +113,8 @@ export function explainOptions(p: LimeParams, model: Model, rgb: RgbImage, segme
     auto: { ...p.auto, step: p.auto?.step ?? Math.max(p.batch_size, 50) },
     distance_metric: p.distance_metric,
     model_regressor: p.model_regressor,
-    random_seed: p.random_seed,
-    random_state: p.random_state,
+    random_seed: seeds.random_seed,
+    random_state: seeds.random_state,
     kernel_width: p.kernel_width,
     feature_selection: p.feature_selection,
   };
@@ -172,7 +193,6 @@ export function segmentsSchema(pixels: number): Schema {
     new Field('width', new Int32(), false),
     new Field('n_segments', new Int32(), false),
     new Field('random_seed', new Int32(), false),
-    new Field('segmentation_ms', new Float64(), false),
     new Field('segments', new FixedSizeList(pixels, new Field('value', new Int32(), false)), false),
   ]);
 }
@@ -193,10 +213,7 @@ export function explanationsSchema(pixels: number): Schema {
     new Field('samples', new Int32(), false),
     new Field('stopped', new Utf8(), false),
     new Field('random_seed', new Int32(), false),
-    new Field('segmentation_ms', new Float64(), false),
-    new Field('perturbation_prediction_ms', new Float64(), false),
-    new Field('fit_ms', new Float64(), false),
-    new Field('total_ms', new Float64(), false),
+    new Field('random_state', new Uint32(), false),
     new Field('mask_pixels', new Int32(), false),
     new Field('gt_iou', new Float64(), true),
     new Field('gt_iou_chance', new Float64(), true),
@@ -247,17 +264,24 @@ export interface ItemContext {
   datasetLabel?: number;
   rgb: RgbImage;
   gt?: Uint8Array;
-  seg: { segments: Int32Array; nSegments: number; randomSeed: number; ms: number };
+  seg: { segments: Int32Array; nSegments: number; randomSeed: number };
 }
 
-/** Explains one image; returns its `explanations` rows (one per explained label, lime's order) and overlay files. */
+/**
+ * Explains one image; returns its `explanations` rows (one per explained label, lime's order) and overlay files. Phase
+ * times (perturbation_prediction, fit) go to `time` — apart from the rows, which are results and reproducible.
+ */
 export async function explainItem(
   p: LimeParams,
   model: Model,
   it: ItemContext,
   encodePng: ((d: Uint8Array, w: number, h: number) => Uint8Array) | null,
+  time?: (phase: string, ms: number) => void,
 ): Promise<{ rows: Record<string, unknown>[]; files: { rel: string; data: Uint8Array }[]; exp: ImageExplanation }> {
-  const exp = await explainInstance(explainOptions(p, model, it.rgb, it.seg.segments));
+  const opts = explainOptions(p, model, it.rgb, it.seg.segments, it.id);
+  const exp = await explainInstance(opts);
+  time?.('perturbation_prediction', exp.times.perturbation_prediction);
+  time?.('fit', exp.times.fit);
   const labelsOfModel = model.info.labels;
   const m = p.mask ?? {};
   const maskOpts = {
@@ -297,10 +321,7 @@ export async function explainItem(
       samples: exp.samples,
       stopped,
       random_seed: exp.random_seed,
-      segmentation_ms: it.seg.ms,
-      perturbation_prediction_ms: exp.times.perturbation_prediction,
-      fit_ms: exp.times.fit,
-      total_ms: it.seg.ms + exp.times.total,
+      random_state: opts.random_state ?? 0,
       mask_pixels: area,
       gt_iou: gt ? gt.iou : null,
       gt_iou_chance: gt ? gt.chance : null,

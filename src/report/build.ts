@@ -101,7 +101,10 @@ ${body}
 /** Scoreboard rows (avg_iou, avg_time, n_images, params) from scoreboard stages and sweeps, with the Pareto plot. */
 async function scoreboardSection(site: Site, entries: Entry[], extra: NonNullable<BuildOptions['scoreboards']>): Promise<void> {
   const boards = [...extra];
-  const stageRows = entries.filter((e) => e.kind === 'scoreboard' && e.hasTable('scoreboard')).flatMap((e) => scalarRows(e.table('scoreboard')).map((r) => ({ stage: e.stageId, ...r })));
+  // the board's results, with avg_time joined from the timed LIME entry (kept out of the board's table)
+  const stageRows = entries
+    .filter((e) => e.kind === 'scoreboard' && e.hasTable('scoreboard'))
+    .flatMap((e) => scalarRows(e.table('scoreboard')).map((r) => ({ stage: e.stageId, ...r, avg_time: e.board()?.avg_time ?? null })));
   if (stageRows.length) boards.unshift({ title: 'Scoreboard', rows: stageRows, source: 'scoreboard stage(s) of this run' });
   if (!boards.length) return;
   const { scatterChart } = await import('../viz/svg.ts');
@@ -211,7 +214,7 @@ async function metadataSection(site: Site, entries: Entry[], o: BuildOptions): P
           { head: 'stage', cell: (r) => `<b>${esc(r.id)}</b>` },
           { head: 'kind', cell: (r) => `${esc(r.kind)} <span class="muted">v${esc(r.version)}</span>` },
           { head: 'status', cell: (r) => `<span class="status ${esc(r.status)}">${esc(r.status === 'done' ? 'computed' : r.status)}</span>` },
-          { head: 'time (s)', cell: (r) => (r.seconds !== undefined ? r.seconds.toFixed(2) : '–'), cls: 'num' },
+          { head: 'compute time (s)', cell: (r) => (r.seconds !== undefined ? r.seconds.toFixed(2) + (r.status === 'cached' ? ' <span class="muted">(when computed)</span>' : '') : '–'), cls: 'num' },
           { head: 'items', cell: (r) => esc(Object.entries(r.map ?? {}).map(([t, m]) => `${t}: ${m.items}${m.resumed ? ` (${m.resumed} resumed)` : ''}${m.errors ? `, ${m.errors} bad` : ''}`).join('; ')) },
           { head: 'key', cell: (r) => (r.key ? `<code title="${esc(r.key)}">${esc(r.key.slice(0, 10))}</code>` : '–') },
           { head: 'params', cell: (r) => jsonDetails('params', r.params) + (r.error ? `<div class="error">${esc(r.error)}</div>` : '') },

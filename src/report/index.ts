@@ -1,10 +1,12 @@
 // The HTML report (docs/report.md): `buildReport` writes the static site from stage entries (src/report/build.ts);
 // `reportFromRun` resolves what `xai report <pipeline-or-run>` names — a pipeline file, a pipeline name, a run record
 // file or a run id — to the run record and its stages' committed outputs, and builds from those.
-import { existsSync, readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { ConfigError, didYouMean } from '../engine/errors.ts';
-import type { PipelineState, RunRecord } from '../engine/runs.ts';
+import { openCache } from '../engine/cache.ts';
+import { listPipelines, readLatestRun, readRun, readRunFile, readState, type RunRecord } from '../engine/runs.ts';
+import { readLatestSweep } from '../engine/sweep.ts';
 import { EntryStore, type Entry } from './sources.ts';
 import { buildReport, type BuildOptions, type BuildResult } from './build.ts';
 
@@ -19,20 +21,12 @@ export interface FromRunOptions extends Omit<BuildOptions, 'outDir' | 'root' | '
   out?: string;
 }
 
-function readJson<T>(p: string): T | undefined {
-  try {
-    return JSON.parse(readFileSync(p, 'utf8')) as T;
-  } catch {
-    return undefined;
-  }
-}
-
 /** The run record a target names, and whether it is the pipeline's latest (then failed stages fall back to state). */
 export async function resolveRun(root: string, target: string): Promise<{ run: RunRecord; latest: boolean }> {
-  const runsDir = join(root, 'artifacts', 'runs');
-  const pipelines = existsSync(runsDir) ? readdirSync(runsDir).filter((d) => statSync(join(runsDir, d)).isDirectory()) : [];
+  const store = openCache(root);
+  const pipelines = listPipelines(store);
   const latestOf = (name: string) => {
-    const r = readJson<RunRecord>(join(runsDir, name, 'latest.json'));
+    const r = readLatestRun(store, name);
     if (!r) throw new ConfigError(`xai report: pipeline '${name}' has no run yet`, { suggestion: `run it first: xai run pipelines/${name}.yaml` });
     return { run: r, latest: true };
   };
@@ -43,17 +37,14 @@ export async function resolveRun(root: string, target: string): Promise<{ run: R
       const p = loadPipeline(abs, { root });
       return latestOf(p.name);
     }
-    const r = readJson<RunRecord>(abs);
-    if (!r || r.format !== 1 || !r.stages || !r.pipeline) throw new ConfigError(`xai report: ${target} is neither a pipeline file (.yaml) nor a run record (artifacts/runs/<pipeline>/<run>.json)`);
-    return { run: r, latest: basename(abs) === 'latest.json' };
+    const r = readRunFile(abs);
+    if (!r) throw new ConfigError(`xai report: ${target} is neither a pipeline file (.yaml) nor a run record (artifacts/runs/<pipeline>/<run>.json)`);
+    return r;
   }
   if (pipelines.includes(target)) return latestOf(target);
   for (const p of pipelines) {
-    const f = join(runsDir, p, `${target.replace(/\.json$/, '')}.json`);
-    if (existsSync(f)) {
-      const r = readJson<RunRecord>(f);
-      if (r) return { run: r, latest: false };
-    }
+    const r = readRun(store, p, target.replace(/\.json$/, ''));
+    if (r) return { run: r, latest: false };
   }
   throw new ConfigError(`xai report: '${target}' is not a pipeline file, a pipeline with runs, a run record or a run id`, {
     suggestion: didYouMean(target, pipelines) ?? (pipelines.length ? `pipelines with runs: ${pipelines.join(', ')}` : 'no pipeline has run yet (xai run <pipeline.yaml>)'),
@@ -62,8 +53,9 @@ export async function resolveRun(root: string, target: string): Promise<{ run: R
 
 /** The committed outputs of a run's stages (the latest run: stages that failed use their last successful output). */
 export function runEntries(root: string, run: RunRecord, latest: boolean): { entries: Entry[]; missing: string[] } {
-  const store = new EntryStore(join(root, 'artifacts'));
-  const state = latest ? readJson<PipelineState>(join(root, 'artifacts', 'runs', run.pipeline, 'state.json')) : undefined;
+  const cache = openCache(root);
+  const store = new EntryStore(cache);
+  const state = latest ? readState(cache, run.pipeline) : undefined;
   const entries: Entry[] = [];
   const missing: string[] = [];
   for (const [id, s] of Object.entries(run.stages)) {
@@ -77,13 +69,14 @@ export function runEntries(root: string, run: RunRecord, latest: boolean): { ent
 }
 
 /**
- * The scoreboard of the pipeline's latest `xai sweep` (artifacts/sweeps/<pipeline>/latest/sweep.json): a row per
- * combination with its swept values, avg_iou, avg_time, n_images.
+ * The scoreboard of the pipeline's latest `xai sweep`: a row per combination with its swept values, avg_iou,
+ * avg_time, n_images.
  */
 export function sweepScoreboard(root: string, pipeline: string): NonNullable<BuildOptions['scoreboards']>[number] | undefined {
-  const dir = join(root, 'artifacts', 'sweeps', pipeline, 'latest');
-  const s = readJson<{ sweepId?: string; id?: string; combinations?: { run_id: string; values?: Record<string, unknown>; status?: string; scoreboard?: Record<string, unknown> | null }[] }>(join(dir, 'sweep.json'));
-  if (!s?.combinations?.length) return undefined;
+  const latest = readLatestSweep(root, pipeline);
+  const s = latest?.sweep as { sweepId?: string; id?: string; combinations?: { run_id: string; values?: Record<string, unknown>; status?: string; scoreboard?: Record<string, unknown> | null }[] } | undefined;
+  if (!latest || !s?.combinations?.length) return undefined;
+  const dir = latest.dir;
   const short = (k: string) => k.replace(/^stages\./, '');
   const rows = s.combinations
     .filter((c) => c.status === 'ok' && c.scoreboard)
@@ -92,6 +85,7 @@ export function sweepScoreboard(root: string, pipeline: string): NonNullable<Bui
       run: c.run_id,
       avg_iou: c.scoreboard!.avg_iou,
       avg_time: c.scoreboard!.avg_time,
+      forwards_per_image: c.scoreboard!.forwards_per_image,
       n_images: c.scoreboard!.n_images,
       against: c.scoreboard!.against,
       params: Object.fromEntries(Object.entries(c.values ?? {}).map(([k, v]) => [short(k), v])),

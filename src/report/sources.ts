@@ -1,22 +1,20 @@
-// Where a report's data comes from: committed cache entries (artifacts/cache/<kind>/<key>/, manifest.json + Arrow
-// tables + files). A report is built from a set of entries — the stages of a run record (`xai report`) or the inputs
-// of the `report` stage — closed over their upstreams (found by key through each manifest's `inputs`), so e.g. the
-// dataset behind a `cam` stage is reachable even when only the `cam` stage is given.
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+// Where a report's data comes from: committed cache entries, read through the engine's Cache interface (the report
+// never joins cache paths itself). A report is built from a set of entries — the stages of a run record
+// (`xai report`) or the inputs of the `report` stage — closed over their upstreams (found by key through each entry's
+// recorded inputs), so e.g. the dataset behind a `cam` stage is reachable even when only the `cam` stage is given.
 import type { Table } from 'apache-arrow';
-import type { Manifest } from '../engine/cache.ts';
+import type { Cache, CacheEntry, Manifest } from '../engine/cache.ts';
+import { boardOf } from '../engine/sweep.ts';
 import type { Json } from '../engine/types.ts';
 import { readArrowFile } from '../arrow/io.ts';
 
 /** One committed stage execution, as the report reads it. */
 export interface Entry {
-  /** Stage id (the id in the run, else the manifest's informational stageId). */
+  /** Stage id (the id in the run, else the entry's informational stageId). */
   stageId: string;
   kind: string;
   key: string;
-  dir: string;
-  manifest: Manifest;
+  manifest: Readonly<Manifest>;
   meta: Record<string, Json>;
   /** Upstream entries by input name (those found in the store). */
   inputs: Record<string, Entry>;
@@ -25,79 +23,47 @@ export interface Entry {
   /** Absolute path of one of its files; undefined when absent. */
   file(rel: string): string | undefined;
   files(): string[];
+  /** A scoreboard's board with its avg_time (the timed LIME entry's seconds per image); undefined for other kinds. */
+  board(): Record<string, Json> | undefined;
 }
 
-/** Reads manifests from an artifacts directory and resolves entries by key. */
+/** Resolves entries by key through the cache, each once. */
 export class EntryStore {
   private readonly byKey = new Map<string, Entry>();
-  private kinds?: string[];
-  constructor(readonly artifactsDir: string) {}
+  constructor(readonly cache: Cache) {}
 
-  private cacheDir(): string {
-    return join(this.artifactsDir, 'cache');
-  }
-
-  /** The entry of (kind, key), or undefined when it is not committed. */
+  /** The entry of (kind, key) — any kind when kind is undefined —, or undefined when it is not committed. */
   get(kind: string | undefined, key: string, stageId?: string): Entry | undefined {
     const hit = this.byKey.get(key);
-    if (hit) {
-      if (stageId && hit.stageId !== stageId) return { ...hit, stageId };
-      return hit;
-    }
-    let dir: string | undefined;
-    if (kind) {
-      const d = join(this.cacheDir(), kind.replace(/[^A-Za-z0-9_.-]/g, '_'), key);
-      if (existsSync(join(d, 'manifest.json'))) dir = d;
-    }
-    if (!dir) {
-      this.kinds ??= safeList(this.cacheDir());
-      for (const k of this.kinds) {
-        const d = join(this.cacheDir(), k, key);
-        if (existsSync(join(d, 'manifest.json'))) {
-          dir = d;
-          break;
-        }
-      }
-    }
-    if (!dir) return undefined;
-    return this.fromDir(dir, stageId);
+    if (hit) return stageId && hit.stageId !== stageId ? { ...hit, stageId } : hit;
+    const e = kind ? this.cache.get(kind, key) : this.cache.find(key);
+    return e ? this.wrap(e, stageId) : undefined;
   }
 
-  /** An entry from its directory (with manifest.json). */
-  fromDir(dir: string, stageId?: string): Entry {
-    const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest;
-    const tableFiles = new Set(Object.values(manifest.tables ?? {}).map((t) => t.file));
+  private wrap(c: CacheEntry, stageId?: string): Entry {
     const e: Entry = {
-      stageId: stageId ?? manifest.stageId,
-      kind: manifest.kind,
-      key: manifest.key,
-      dir,
-      manifest,
-      meta: manifest.meta ?? {},
+      stageId: stageId ?? c.stageId,
+      kind: c.kind,
+      key: c.key,
+      manifest: c.manifest,
+      meta: c.meta,
       inputs: {},
-      hasTable: (name) => Boolean(manifest.tables?.[name]),
+      hasTable: (name) => c.hasTable(name),
       table: (name) => {
-        const t = manifest.tables?.[name];
-        if (!t) throw new Error(`stage '${e.stageId}' (${manifest.kind}) has no table '${name}'`);
-        return readArrowFile(join(dir, t.file));
+        const p = c.tablePath(name);
+        if (!p) throw new Error(`stage '${e.stageId}' (${c.kind}) has no table '${name}'`);
+        return readArrowFile(p);
       },
-      file: (rel) => (manifest.files.some((f) => f.path === rel) ? join(dir, rel) : undefined),
-      files: () => manifest.files.map((f) => f.path).filter((p) => p !== 'manifest.json' && !tableFiles.has(p)),
+      file: (rel) => c.file(rel),
+      files: () => c.files(),
+      board: () => boardOf(this.cache, c),
     };
     this.byKey.set(e.key, e);
-    for (const [name, k] of Object.entries(manifest.inputs ?? {})) {
+    for (const [name, k] of Object.entries(c.inputs)) {
       const up = this.byKey.get(k) ?? this.get(undefined, k);
       if (up) e.inputs[name] = up;
     }
     return e;
-  }
-}
-
-function safeList(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
   }
 }
 

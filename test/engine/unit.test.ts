@@ -38,10 +38,11 @@ test('deepMerge: mappings merge key by key, lists and scalars are replaced, inpu
 
 test('canonicalJson is key-order independent; keys change with any key input', () => {
   assert.equal(canonicalJson({ b: 1, a: { d: [1, { z: 1, y: 2 }], c: null } }), '{"a":{"c":null,"d":[1,{"y":2,"z":1}]},"b":1}');
-  const base = { kind: 'k', version: '1', params: { a: 1, b: 2 }, upstream: { x: 'u1' }, reads: {} };
+  const base = { kind: 'k', version: '1', code: 'c1', params: { a: 1, b: 2 }, upstream: { x: 'u1' }, reads: {} };
   const k = stageKey(base);
   assert.equal(stageKey({ ...base, params: { b: 2, a: 1 } }), k);
   assert.notEqual(stageKey({ ...base, version: '2' }), k);
+  assert.notEqual(stageKey({ ...base, code: 'c2' }), k);
   assert.notEqual(stageKey({ ...base, params: { a: 1, b: 3 } }), k);
   assert.notEqual(stageKey({ ...base, upstream: { x: 'u2' } }), k);
   assert.notEqual(stageKey({ ...base, reads: { f: 'h' } }), k);

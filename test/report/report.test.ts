@@ -25,6 +25,7 @@ const entryDir = (id: string) => {
   const s = record.stages[id];
   return join(dir, 'artifacts', 'cache', s.kind, s.key!);
 };
+const entryOf = (store: { get(kind: string, key: string, id: string): any }, id: string) => store.get(record.stages[id].kind, record.stages[id].key!, id)!;
 const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
 const xai = (args: string[]) => {
   const r = spawnSync(process.execPath, [bin, ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, CI: '1' } });
@@ -196,8 +197,9 @@ test('xai report <pipeline>: the run record adds status, times and cache hits; b
 test('every section is optional: a report of only a dissection, or of nothing', { skip }, async () => {
   const { EntryStore } = await import('../../src/report/sources.ts');
   const { buildReport } = await import('../../src/report/build.ts');
-  const store = new EntryStore(join(dir, 'artifacts'));
-  const units = store.fromDir(entryDir('units'), 'units');
+  const { openCache } = await import('../../src/engine/cache.ts');
+  const store = new EntryStore(openCache(dir));
+  const units = entryOf(store, 'units');
   const only = await buildReport([units], { outDir: join(dir, 'only-units'), root: dir, topImages: 2, thumb: 32 });
   assert.deepEqual(only.sections, ['dissection', 'metadata']);
   const page = readFileSync(only.index, 'utf8');
@@ -206,7 +208,7 @@ test('every section is optional: a report of only a dissection, or of nothing', 
   const none = await buildReport([], { outDir: join(dir, 'none'), root: dir });
   assert.deepEqual(none.sections, ['metadata']);
   // from a LIME stage alone, its dataset is found through the cache (its manifest's input key)
-  const lime = store.fromDir(entryDir('lime'), 'lime');
+  const lime = entryOf(store, 'lime');
   assert.equal(lime.inputs.images?.kind, 'synth-dataset');
   const limeOnly = await buildReport([lime], { outDir: join(dir, 'lime-only'), root: dir });
   assert.deepEqual(limeOnly.sections, ['images', 'metadata']);

@@ -149,20 +149,39 @@ test('same-count (default): CAM vs LIME IoU, vs ground truth (IoU, pointing, rel
   assert.match(r.stderr, /^  cmp +artifacts\/p\/cmp\/  per_image\.arrow \(4 rows\), summary\.arrow \(\d+ rows\), charts\/ \(2 svg\)$/m);
   assert.match(r.stderr, /^  board +artifacts\/p\/board\/  scoreboard\.arrow \(1 rows\), scoreboard\.json$/m);
 
-  // Scoreboard (auto): a.png has ground truth → LIME vs GT 1/3; b.png has none → LIME vs gradcam 1.
+  // Scoreboard (auto): b.png has no ground truth and a CAM is given → every image against gradcam (no mixing):
+  // a.png: LIME label 3 {0,1,2,3} vs CAM {0,1,4,5} = 2/6; b.png: 1.
   const sb = table('board', 'scoreboard')[0];
-  close(sb.avg_iou, Math.round(((1 / 3 + 1) / 2) * 1e4) / 1e4);
-  close(sb.avg_time, 0.3);
+  close(sb.avg_iou, Math.round(((2 / 6 + 1) / 2) * 1e4) / 1e4);
   assert.equal(sb.n_images, 2);
-  assert.equal(sb.against, 'mixed');
-  assert.equal(sb.n_gt, 1);
-  assert.equal(sb.n_cam, 1);
+  assert.equal(sb.against, 'cam:gradcam@layer3');
+  assert.equal(sb.n_gt, 0);
+  assert.equal(sb.n_cam, 2);
+  assert.equal(sb.forwards_per_image, 1000); // fake-lime's samples = its num_samples
+  assert.equal('avg_time' in sb, false, 'timings are not results');
   const params = JSON.parse(sb.params);
   assert.equal(params.num_samples, 1000);
   assert.equal(params.overlay, undefined); // omitted: display-only
   const j = p.json('artifacts/p/board/scoreboard.json');
-  assert.deepEqual(Object.keys(j), ['avg_iou', 'avg_time', 'n_images', 'params']);
+  assert.deepEqual(Object.keys(j), ['avg_iou', 'n_images', 'forwards_per_image', 'params']);
   assert.equal(j.avg_iou, sb.avg_iou);
+  // avg_time: the lime stage's item times (fake-lime reports 200 and 400 ms: timer.set) → 0.3 s per image, joined
+  // where the board is shown; the lime stage computed alone (the scoreboard's input is timed).
+  const show = xai(p.dir, ['show', 'pipelines/p.yaml', 'board']);
+  assert.equal(show.code, 0, show.stderr);
+  assert.match(show.stdout, /board: avg_iou 0\.6667 \(against cam:gradcam@layer3\), avg_time 0\.3 s\/image \(lime's timings, computed alone\), 1000 forwards\/image, 2 images/);
+  const lm = p.json('artifacts/p/lime/manifest.json');
+  assert.equal(lm.timings.alone, true);
+  assert.equal(lm.timings.beside, undefined);
+  assert.deepEqual([lm.timings.items.explanations.n, lm.timings.items.explanations.mean_ms], [2, 300]);
+
+  // mixed only when asked for, and labelled: a.png against its ground truth (LIME label 3 vs {0,1,4,5}: 2/6), b.png
+  // against the CAM (1).
+  run('{}', '{ against: mixed }');
+  const mx = table('board', 'scoreboard')[0];
+  assert.equal(mx.against, 'mixed');
+  assert.deepEqual([mx.n_gt, mx.n_cam, mx.n_images], [1, 1, 2]);
+  close(mx.avg_iou, Math.round(((2 / 6 + 1) / 2) * 1e4) / 1e4);
 });
 
 test('binarisation rules through the stage: top-percent, threshold, otsu; lime_label top; methods filter', async () => {
@@ -218,7 +237,6 @@ test('scoreboard: against gt / cam, chosen method; unknown method is a located e
   assert.equal(sb.against, 'gt');
   assert.equal(sb.n_images, 1);
   close(sb.avg_iou, Math.round((1 / 3) * 1e4) / 1e4);
-  close(sb.avg_time, 0.2); // only the scored image's time
   p.write('pipelines/p.yaml', PIPE('{}', '{ method: scorecam }'));
   const r = xai(p.dir, ['run', 'pipelines/p.yaml']);
   assert.equal(r.code, 1);

@@ -72,7 +72,8 @@ stages:
   const mean = (v: number[]) => v.reduce((s, x) => s + x, 0) / v.length;
   const mi = mean(iou), mc = mean(chance);
   console.log(`# demo LIME mask IoU vs GT: ${mi.toFixed(3)} (random mask of the same area: ${mc.toFixed(3)}); per image ${iou.map((x) => x.toFixed(2)).join(' ')}`);
-  assert.ok(mi >= 0.4, `mean IoU ${mi.toFixed(3)} (measured 0.498)`);
+  // measured 0.379 with per-image seeds (0.498 when every image shared one stream): 200 samples over 6 images vary
+  assert.ok(mi >= 0.3, `mean IoU ${mi.toFixed(3)} (measured 0.379)`);
   assert.ok(mi >= 3 * mc, `mean IoU ${mi.toFixed(3)} vs chance ${mc.toFixed(3)}`);
   assert.ok(iou.filter((x, i) => x > chance[i]).length >= 5, 'better than chance on at least 5 of 6 images');
   // the predicted class is the dataset's class (the demo model is 99.7% accurate on held-out images)

@@ -9,6 +9,7 @@
 // - find_boundaries(mode='outer') on scikit-image's own docstring example (the overlays' mark_boundaries).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -88,9 +89,12 @@ function tables(dir: string, stage = 'lime'): Record<string, Row[]> {
   }
   return out;
 }
-const TIMING = /_ms$/;
-const untimed = (t: Record<string, Row[]>) =>
-  Object.fromEntries(Object.entries(t).map(([k, rows]) => [k, rows.map((r) => Object.fromEntries(Object.entries(r).filter(([c]) => !TIMING.test(c))))]));
+/** The tables' files, byte for byte (results hold no timings: they are reproducible as files). */
+const bytes = (dir: string) => {
+  const m = JSON.parse(readFileSync(join(dir, 'artifacts/p/lime/manifest.json'), 'utf8'));
+  return Object.fromEntries(Object.values(m.tables as Record<string, { file: string }>).map((t) => [t.file, createHash('sha256').update(readFileSync(join(dir, 'artifacts/p/lime', t.file))).digest('hex')]));
+};
+const finished = (dir: string) => JSON.parse(readFileSync(join(dir, 'artifacts/p/lime/manifest.json'), 'utf8')).timings.finished;
 const meta = (dir: string, stage = 'lime') => JSON.parse(readFileSync(join(dir, `artifacts/p/${stage}/manifest.json`), 'utf8')).meta;
 
 after(() => {
@@ -132,16 +136,19 @@ test('seeded determinism: two runs give identical tables; predict batches of 50 
     return { t: tables(dir), meta: meta(dir) };
   };
   const a = run();
+  const aBytes = bytes(dir);
+  const aFinished = finished(dir);
   assert.deepEqual(Object.keys(a.t).sort(), ['explanations', 'explanations_errors', 'segments', 'segments_errors', 'weights']);
   const a2 = run('--force', 'lime'); // recomputed from scratch
-  assert.deepEqual(untimed(a2.t), untimed(a.t), 'same params, two runs');
-  assert.notDeepEqual(a2.t.explanations.map((r) => r.total_ms), a.t.explanations.map((r) => r.total_ms), 'really recomputed');
+  assert.notEqual(finished(dir), aFinished, 'really recomputed');
+  assert.deepEqual(a2.t, a.t, 'same params, two runs');
+  assert.deepEqual(bytes(dir), aBytes, 'byte-identical tables');
   const b = run('--set', 'stages.lime.predict_batch_size=null');
   assert.equal(a.meta.predict_batch_size, 50);
   assert.equal(b.meta.predict_batch_size, 10);
-  assert.deepEqual(untimed(b.t), untimed(a.t), 'predict_batch_size 50 vs 10 (lime batch_size)');
+  assert.deepEqual(b.t, a.t, 'predict_batch_size 50 vs 10 (lime batch_size)');
   const c = run('--set', 'stages.lime.random_state=4');
-  assert.notDeepEqual(untimed(c.t).explanations, untimed(a.t).explanations);
+  assert.notDeepEqual(c.t.explanations, a.t.explanations);
 });
 
 test('outputs: segments, explanations, weights and masks agree; overlays are PNGs at the input size', async () => {

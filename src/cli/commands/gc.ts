@@ -5,7 +5,7 @@ import { parseArgs } from '../args.ts';
 export const summary = 'Delete cache entries that no pipeline\'s latest outputs use (dry run unless --yes)';
 export const usage = `Usage: xai gc [--yes] [--wait]
 
-Lists cache entries (artifacts/cache) not used by any pipeline's current state (the last successful execution of
+Lists cache entries not used by any pipeline's current state (the last successful execution of
 each of its stages, as recorded under artifacts/runs/) nor by the combinations of its latest sweep, and work
 directories of interrupted executions that the latest run of no pipeline refers to. Dry run: prints what would be
 deleted and the space freed. With --yes, deletes them (taking the artifacts lock).

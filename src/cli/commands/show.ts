@@ -34,48 +34,58 @@ export async function run(argv: string[]): Promise<number> {
   const stageId = dot < 0 ? target : target.slice(0, dot);
   const tableName = dot < 0 ? undefined : target.slice(dot + 1);
   const { loadPipeline } = await import('../../engine/pipeline.ts');
-  const { ArtifactStore } = await import('../../engine/cache.ts');
+  const { openCache, timingNote } = await import('../../engine/cache.ts');
   const { readState } = await import('../../engine/runs.ts');
+  const { boardOf } = await import('../../engine/sweep.ts');
   const p = loadPipeline(pipelineFile, { root });
   const ids = p.stages.map((s) => s.id);
   if (!ids.includes(stageId)) throw new ConfigError(`xai show: no stage '${stageId}' in ${p.file}`, { suggestion: didYouMean(stageId, ids) ?? `stages: ${ids.join(', ')}` });
-  const store = new ArtifactStore(root);
+  const store = openCache(root);
   const s = readState(store, p.name)?.stages[stageId];
-  const m = s && store.readManifest(s.kind, s.key);
-  if (!s || !m) throw new ConfigError(`xai show: stage '${stageId}' has no outputs yet`, { suggestion: `run: xai run ${p.file}` });
-  const dir = store.entryDir(m.kind, m.key);
-  const tables = Object.keys(m.tables);
+  const e = s && store.get(s.kind, s.key);
+  if (!s || !e) throw new ConfigError(`xai show: stage '${stageId}' has no outputs yet`, { suggestion: `run: xai run ${p.file}` });
+  const tables = e.tables;
   if (tableName !== undefined) {
-    const t = m.tables[tableName];
-    if (!t) throw new ConfigError(`xai show: stage '${stageId}' has no table '${tableName}'`, { suggestion: didYouMean(tableName, tables) ?? `tables: ${tables.join(', ') || 'none'}` });
-    return printTable(join(dir, t.file), { limit, columns, json: Boolean(values.json) });
+    const path = e.tablePath(tableName);
+    if (!path) throw new ConfigError(`xai show: stage '${stageId}' has no table '${tableName}'`, { suggestion: didYouMean(tableName, tables) ?? `tables: ${tables.join(', ') || 'none'}` });
+    return printTable(path, { limit, columns, json: Boolean(values.json) });
   }
-  const tableFiles = new Set(Object.values(m.tables).map((t) => t.file));
-  const files = m.files.filter((f) => !tableFiles.has(f.path) && f.path !== 'manifest.json');
+  const files = e.files();
+  const size = (rel: string) => e.manifest.files.find((f) => f.path === rel)?.size ?? 0;
+  const tm = e.timings;
   if (values.json) {
-    io.out(JSON.stringify({ stage: stageId, kind: m.kind, key: m.key, dir, tables: m.tables, files: files.map((f) => ({ path: f.path, size: f.size })), meta: m.meta, map: m.map, timings: m.timings }, null, 2) + '\n');
+    io.out(JSON.stringify({ stage: stageId, kind: e.kind, key: e.key, dir: e.dir, tables: Object.fromEntries(tables.map((t) => [t, { rows: e.rows(t) }])), files: files.map((f) => ({ path: f, size: size(f) })), meta: e.meta, map: e.manifest.map, timings: tm }, null, 2) + '\n');
     return 0;
   }
-  const lines = [`${stageId} (${m.kind} v${m.version}) key ${m.key}`, `  dir: ${dir}`, `  finished ${m.timings.finished} in ${m.timings.seconds.toFixed(2)}s`];
+  const lines = [`${stageId} (${e.kind} v${e.manifest.version}) key ${e.key}`, `  dir: ${e.dir}`, `  finished ${tm.finished} in ${tm.seconds.toFixed(2)}s${timingNote(tm)}`];
+  for (const [t, it] of Object.entries(tm.items ?? {})) {
+    const ph = Object.entries(it.phases ?? {}).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ');
+    lines.push(`    ${t}: ${it.mean_ms.toFixed(1)} ms/item over ${it.n}${ph ? ` (${ph})` : ''}`);
+  }
+  const board = boardOf(store, e);
+  if (board) {
+    const src = e.meta.scoreboard as { time_of?: { stage?: string } };
+    lines.push(`  board: avg_iou ${board.avg_iou} (against ${board.against}), avg_time ${board.avg_time ?? '–'} s/image (${src.time_of?.stage ?? 'lime'}'s timings${board.timed_alone ? ', computed alone' : ''}), ${board.forwards_per_image} forwards/image, ${board.n_images} images`);
+  }
   lines.push(`  tables:${tables.length ? '' : ' none'}`);
-  for (const [name, t] of Object.entries(m.tables)) lines.push(`    ${name}: ${t.rows} rows`);
+  for (const name of tables) lines.push(`    ${name}: ${e.rows(name)} rows`);
   if (files.length) {
     lines.push(`  files: ${files.length}`);
-    for (const f of files.slice(0, 20)) lines.push(`    ${f.path} (${f.size} B)`);
+    for (const f of files.slice(0, 20)) lines.push(`    ${f} (${size(f)} B)`);
     if (files.length > 20) lines.push(`    … ${files.length - 20} more`);
   }
-  if (Object.keys(m.meta).length) {
+  if (Object.keys(e.meta).length) {
     lines.push('  meta:');
-    for (const [k, v] of Object.entries(m.meta)) {
+    for (const [k, v] of Object.entries(e.meta)) {
       const sv = JSON.stringify(v);
       lines.push(`    ${k}: ${sv.length > 100 ? sv.slice(0, 99) + '…' : sv}`);
     }
   }
   io.out(lines.join('\n') + '\n');
-  const main = tables.filter((t) => !(t.endsWith('_errors') && m.tables[t].rows === 0));
+  const main = tables.filter((t) => !(t.endsWith('_errors') && e.rows(t) === 0));
   if (main.length === 1) {
     io.out(`\n${main[0]}:\n`);
-    return printTable(join(dir, m.tables[main[0]].file), { limit, columns, json: false });
+    return printTable(e.tablePath(main[0])!, { limit, columns, json: false });
   }
   return 0;
 }

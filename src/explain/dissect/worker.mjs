@@ -6,5 +6,7 @@ import { workerData } from 'node:worker_threads';
 
 register('../../../bin/hooks.mjs', import.meta.url);
 const mod = workerData?.xaiModule ?? './tally.ts';
-if (mod !== './tally.ts' && mod !== './quantile-job.ts') throw new Error(`unknown dissection worker module ${mod}`);
-await import(mod);
+// literal specifiers, so the cache keys' import graph (src/engine/codegraph.ts) sees both
+if (mod === './tally.ts') await import('./tally.ts');
+else if (mod === './quantile-job.ts') await import('./quantile-job.ts');
+else throw new Error(`unknown dissection worker module ${mod}`);

@@ -256,8 +256,7 @@ export class OnnxModel implements Model {
     }
     let backward: BackwardModule;
     try {
-      const spec = './backward/index.ts'; // resolved at run time: written by the gradients work
-      backward = (await import(spec)) as BackwardModule;
+      backward = (await import('./backward/index.ts')) as BackwardModule;
     } catch (e) {
       throw new Error(`gradients for ONNX models are not available yet (src/model/onnx/backward could not be loaded: ${(e as Error).message.split('\n')[0]})`);
     }
@@ -289,8 +288,7 @@ export class OnnxModel implements Model {
   /** Gradients for each image's top-1 class (argmax of its logits, first on ties) in one pass; see Model.gradientsTop1. */
   async gradientsTop1(batch: Tensor, layer: string): Promise<GradientResult & { targets: number[] }> {
     const t = this.resolve(layer);
-    const spec = './backward/index.ts';
-    const backward = (await import(spec)) as BackwardModule;
+    const backward = (await import('./backward/index.ts')) as BackwardModule;
     const { top1WeightsGraph } = await import('./top1.ts');
     const key = `top1:${t}`;
     const s = await this.session(`gradtop1:${t}`, () => {
