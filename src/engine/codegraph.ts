@@ -5,7 +5,7 @@
 // therefore makes the cam stage's entries stale and leaves stages whose graph does not reach it cached.
 // File hashes are memoised by path + size + mtime (HashMemo), import lists per process, so a fully cached rerun pays
 // a stat per file.
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { canonicalJson, hashPath, sha256, type HashMemo } from './fingerprint.ts';
@@ -85,23 +85,29 @@ function parseFile(abs: string): Parsed {
   return p;
 }
 
-const versionCache = new Map<string, string>();
-/** Installed version of a package, as resolved from `from` (the file that imports it); 'missing' when absent. */
+const versionCache = new Map<string, { mtimeMs: number; version: string }>();
+/** Installed version of a package, found from `root` upwards (node_modules); 'missing' when absent. */
 function packageVersion(name: string, root: string): string {
-  const k = `${root}\0${name}`;
-  const have = versionCache.get(k);
-  if (have) return have;
-  let v = 'missing';
   for (let d = root; ; d = dirname(d)) {
+    const pj = join(d, 'node_modules', name, 'package.json');
+    let mtimeMs: number;
     try {
-      v = (JSON.parse(readFileSync(join(d, 'node_modules', name, 'package.json'), 'utf8')) as { version?: string }).version ?? 'unknown';
-      break;
+      mtimeMs = statSync(pj).mtimeMs;
     } catch {
-      if (dirname(d) === d) break;
+      if (dirname(d) === d) return 'missing';
+      continue;
     }
+    const have = versionCache.get(pj);
+    if (have && have.mtimeMs === mtimeMs) return have.version;
+    let version = 'unknown';
+    try {
+      version = (JSON.parse(readFileSync(pj, 'utf8')) as { version?: string }).version ?? 'unknown';
+    } catch {
+      /* unreadable package.json */
+    }
+    versionCache.set(pj, { mtimeMs, version });
+    return version;
   }
-  versionCache.set(k, v);
-  return v;
 }
 
 /** A file's name in fingerprints and messages: relative to the project root when inside it ('/' separators). */
@@ -121,7 +127,12 @@ export async function codeFingerprint(modulePath: string, root: string, memo: Ha
   const seen = new Set<string>();
   const stack = [resolve(modulePath)];
   while (stack.length) {
-    const abs = stack.pop()!;
+    let abs = stack.pop()!;
+    try {
+      abs = realpathSync(abs); // as Node resolves modules: a symlinked stages/ imports from where it really is
+    } catch {
+      /* missing: recorded below */
+    }
     if (seen.has(abs)) continue;
     seen.add(abs);
     let p: Parsed;

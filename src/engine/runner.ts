@@ -33,7 +33,7 @@ export interface RunOptions {
   /** Run id (default: time + pid). `xai sweep` derives it from the overrides, so a combination's record is stable. */
   runId?: string;
   /**
-   * Update the pipeline's latest.json, state.json and latest view (default true). `xai sweep` runs its combinations
+   * Update the pipeline's latest run record, state and latest view (default true). `xai sweep` runs its combinations
    * with false: they get a run record, but `xai status`/`show` and artifacts/<pipeline>/ keep the plain run's.
    */
   latest?: boolean;

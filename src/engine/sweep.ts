@@ -228,7 +228,7 @@ export interface ComboResult {
   status: 'ok' | 'failed' | 'interrupted' | 'pending';
   seconds?: number;
   /** The collected stage's meta.scoreboard. */
-  scoreboard?: { avg_iou?: number | null; avg_time?: number | null; n_images?: number; against?: string; [k: string]: Json | undefined };
+  scoreboard?: { avg_iou?: number | null; avg_time?: number | null; forwards_per_image?: number | null; n_images?: number; against?: string; [k: string]: Json | undefined };
   /** Stages computed (not cached) in this execution. */
   computed?: string[];
   error?: string;
@@ -262,6 +262,7 @@ export async function scoreboardTable(keys: string[], results: ComboResult[]) {
     ...keys.map((k) => new Field(colName(k), colType(k), true)),
     new Field('avg_iou', new Float64(), true),
     new Field('avg_time', new Float64(), true),
+    new Field('forwards_per_image', new Float64(), true),
     new Field('n_images', new Int32(), true),
     new Field('against', new Utf8(), true),
     new Field('pareto', new Bool(), false),
@@ -277,6 +278,7 @@ export async function scoreboardTable(keys: string[], results: ComboResult[]) {
       status: r.status,
       avg_iou: r.scoreboard?.avg_iou ?? null,
       avg_time: r.scoreboard?.avg_time ?? null,
+      forwards_per_image: r.scoreboard?.forwards_per_image ?? null,
       n_images: r.scoreboard?.n_images ?? null,
       against: r.scoreboard?.against ?? null,
       pareto: front.has(i),

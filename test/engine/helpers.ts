@@ -1,7 +1,7 @@
 // Test helpers: temp projects that use the fixture stages in test/fixtures/stages, and the real CLI run as a
 // child process (`node bin/xai.mjs …` with cwd = the project).
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -123,4 +123,17 @@ export async function xaiIn(cwd: string, args: string[]): Promise<CliResult> {
     io.out = out;
     io.err = err;
   }
+}
+
+/**
+ * A temporary copy of the project itself (src, stages, bin, configs, models, pipelines, package.json; node_modules
+ * linked): for tests that edit the product's own source files or need two independent artifact roots.
+ */
+export function projectCopy(): Project {
+  const p = project();
+  rmSync(join(p.dir, 'stages'), { recursive: true, force: true }); // the fixture re-exports: the real stages instead
+  for (const d of ['src', 'stages', 'bin', 'configs', 'models', 'pipelines']) cpSync(join(repo, d), join(p.dir, d), { recursive: true });
+  cpSync(join(repo, 'package.json'), join(p.dir, 'package.json'));
+  symlinkSync(join(repo, 'node_modules'), join(p.dir, 'node_modules'), 'dir');
+  return p;
 }

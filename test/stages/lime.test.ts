@@ -282,3 +282,44 @@ test("find_boundaries(mode='outer') on scikit-image's docstring example", () => 
   ];
   assert.deepEqual(Array.from(findBoundariesOuter(L.flat(), 9, 10)), want.flat());
 });
+
+test("per-image seeds: an image's rows are the same whether it is explained alone or among 16, at another index", () => {
+  const dir = project('');
+  const mk = spawnSync(process.execPath, [bin, 'make-dataset', 'shapes', '--out', 'data/all', '--count', '16', '--size', String(S), '--seed', '5'], { cwd: dir, encoding: 'utf8', env: { ...process.env, CI: '1' } });
+  assert.equal(mk.status, 0, mk.stderr);
+  const one = 'shapes/000009.png';
+  mkdirSync(join(dir, 'data/one/shapes'), { recursive: true });
+  writeFileSync(join(dir, 'data/one', one), readFileSync(join(dir, 'data/all/images', one)));
+  const pipe = (root: string) => `name: p
+stages:
+  images:
+    uses: ${uses('dataset')}
+    params: { root: ${root}, images: ['shapes/[0-9][0-9][0-9][0-9][0-9][0-9].png'], labels: { from: none } }
+  model:
+    uses: ${uses('load-model')}
+    params: { path: models/tiny.onnx, labels: models/labels.txt, input: { size: ${S}, mean: [0.5], std: [0.25] } }
+  lime:
+    uses: ${uses('lime')}
+    inputs: { model: model, images: images }
+${detParams}`;
+  const rowsOf = (root: string) => {
+    writeFileSync(join(dir, 'pipelines/p.yaml'), pipe(root));
+    const r = xai(dir, ['run', 'pipelines/p.yaml']);
+    assert.equal(r.code, 0, r.out);
+    const t = tables(dir);
+    const pick = (rows: Row[]) => rows.filter((x) => x.id === one).map(({ index, ...rest }) => ({ ...rest, at: index }));
+    return { ex: pick(t.explanations), seg: pick(t.segments), n: t.segments.length, seeds: new Set(t.explanations.map((x) => x.random_state)).size };
+  };
+  const among = rowsOf('data/all/images');
+  const alone = rowsOf('data/one');
+  assert.equal(among.n, 16);
+  assert.equal(alone.n, 1);
+  assert.equal(among.ex[0].at, 9);
+  assert.equal(alone.ex[0].at, 0);
+  const strip = (rows: Row[]) => rows.map(({ at, ...rest }) => rest);
+  assert.equal(among.ex.length, 2);
+  assert.deepEqual(strip(alone.ex), strip(among.ex));
+  assert.deepEqual(strip(alone.seg), strip(among.seg));
+  // every image has its own sampling seed (lime's RandomState would continue across images instead)
+  assert.equal(among.seeds, 16);
+});
