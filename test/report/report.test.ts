@@ -1,9 +1,9 @@
 // The HTML report on a small real run (test/report/fixture.ts: demo model, CAM, LIME, compare, scoreboard, a
 // 3-layer dissection, compare-concepts, the report stage): the site's contents against the stage outputs, the
-// `xai report` command, optional sections — and the page in headless Chromium (Debian's chromium through
-// playwright-core): no console errors, every image and chart loads, the units table sorts and filters, screenshots
-// in test-output/. Without /usr/bin/chromium the browser test FAILS (CI installs it); XAI_SKIP_BROWSER=1 skips it
-// explicitly when running the rest of the suite on a machine without a browser.
+// `xai report` command, optional sections — and the page in headless Chromium (the binary of the npm package
+// @sparticuz/chromium, a devDependency, through playwright-core; test/report/browser.ts): no console errors, every
+// image and chart loads, the units table sorts and filters, screenshots in test-output/. Without a runnable Chromium
+// the browser test FAILS; XAI_SKIP_BROWSER=1 skips it explicitly.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -216,8 +216,8 @@ test('every section is optional: a report of only a dissection, or of nothing', 
 });
 
 test('browser: the demo report in headless Chromium — no errors, images and charts load, the units table sorts and filters', { skip: skip || (process.env.XAI_SKIP_BROWSER === '1' ? 'XAI_SKIP_BROWSER=1' : false), timeout: 90_000 }, async () => {
-  const why = chromiumMissing();
-  if (why) assert.fail(`browser test: ${why}. CI installs it (.ci/run); set XAI_SKIP_BROWSER=1 to run the rest of the suite without a browser`);
+  const why = await chromiumMissing();
+  if (why) assert.fail(`browser test: ${why}; set XAI_SKIP_BROWSER=1 to run the rest of the suite without a browser`);
   const b = await launch();
   try {
     const page = await b.context.newPage();
