@@ -90,6 +90,11 @@ export interface ContextInit {
   signal: AbortSignal;
   bus: EventBus;
   failOnItemError: boolean;
+  /** For the tables' schema metadata (src/arrow/conventions.ts). */
+  pipeline: string;
+  version: string;
+  /** Column descriptions per table, from the stage's `outputs`. */
+  columns?: Record<string, Record<string, string>>;
 }
 
 export function makeContext(init: ContextInit): { ctx: StageContext; collected: Collected } {
@@ -100,8 +105,10 @@ export function makeContext(init: ContextInit): { ctx: StageContext; collected: 
   const writeTable = async (name: string, table: Table) => {
     if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(name)) throw new StageError(stageId, `invalid table name '${name}'`);
     const { tableToBytes } = await import('../arrow/io.ts');
+    const { conform } = await import('../arrow/conventions.ts');
     const file = `${name}.arrow`;
-    await writeAtomic(join(outDir, file), tableToBytes(table));
+    const t = conform(table, { stage: stageId, kind: init.kind, key: init.key, pipeline: init.pipeline, version: init.version, table: name, params: init.params, columns: init.columns?.[name] });
+    await writeAtomic(join(outDir, file), tableToBytes(t));
     collected.tables[name] = { file, rows: table.numRows };
   };
   const out: OutputWriter = {

@@ -250,6 +250,9 @@ export async function executePlan(plan: Plan, opts: RunOptions = {}): Promise<Ru
           signal: abort.signal,
           bus,
           failOnItemError: plan.pipeline.failOnItemError,
+          pipeline: plan.pipeline.name,
+          version: versions.xai ?? 'unknown',
+          columns: Object.fromEntries(Object.entries(st.def.outputs ?? {}).flatMap(([n, o]) => (o.columns ? [[n, o.columns]] : []))),
         });
         const s0 = new Date(tc).toISOString();
         try {

@@ -26,8 +26,12 @@ export interface StageDef<P = any> {
    * the upstream's compute time (a scoreboard), so the upstream computes with nothing else beside it.
    */
   inputs?: Record<string, { description: string; optional?: boolean; kinds?: string[]; timed?: boolean }>;
-  /** Tables and files the stage writes, for docs and `xai show`. */
-  outputs?: Record<string, { description: string; type: 'table' | 'file' | 'files' }>;
+  /**
+   * Tables and files the stage writes, for docs and `xai show`. `columns`: descriptions of a table's columns (with
+   * units), written into its schema (field metadata xai.description); common column names are described centrally
+   * (src/arrow/conventions.ts).
+   */
+  outputs?: Record<string, { description: string; type: 'table' | 'file' | 'files'; columns?: Record<string, string> }>;
   /**
    * Files or directories the stage reads besides its upstream outputs (a model file, a dataset folder), as paths
    * relative to the project root or absolute. Their content is part of the cache key (hashes memoised by

@@ -18,4 +18,5 @@ export const commands: Record<string, () => Promise<Command>> = {
   runs: () => import('./runs.ts'),
   compare: () => import('./compare.ts'),
   report: () => import('./report.ts'),
+  export: () => import('./export.ts'),
 };
