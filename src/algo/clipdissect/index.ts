@@ -1,0 +1,3 @@
+export * from './similarity.ts';
+export * from './csv.ts';
+export { jsGemm, gatherRows, transpose, type Gemm } from './gemm.ts';
