@@ -122,3 +122,21 @@ test('float32Repr: numpy’s shortest float32 repr', () => {
   assert.equal(float32Repr(1e-4), '1e-04'); // float32(1e-4) < 1e-4
   assert.equal(float32Repr(NaN), 'nan');
 });
+
+test('unit agreement: concept names compared without case, "_" and Broden suffixes; category; counts per layer', async () => {
+  const { unitAgreement, layerAgreement } = await import('../../src/algo/clipdissect/index.ts');
+  const nd = [
+    { layer: 'l', unit: 0, label: 'red-c', category: 'color', interpretable: true },
+    { layer: 'l', unit: 1, label: 'street-s', category: 'scene', interpretable: false },
+    { layer: 'l', unit: 2, label: 'dog', category: 'object', interpretable: true },
+    { layer: 'm', unit: 0, label: 'x', category: 'object', interpretable: true },
+  ];
+  const cd = [
+    { layer: 'l', unit: 0, label: 'Red', category: 'color', interpretable: true },
+    { layer: 'l', unit: 1, label: 'street', category: 'scene', interpretable: true },
+    { layer: 'l', unit: 2, label: 'hot_dog', category: 'object', interpretable: true },
+  ];
+  const rows = unitAgreement(nd, cd);
+  assert.deepEqual(rows.map((r) => [r.unit, r.sameConcept, r.sameCategory]), [[0, true, true], [1, true, true], [2, false, true]]);
+  assert.deepEqual(layerAgreement(rows), [{ layer: 'l', units: 3, interpretableA: 2, sameConcept: 2, sameCategory: 3, sameConceptInterpretable: 1, sameCategoryInterpretable: 2 }]);
+});

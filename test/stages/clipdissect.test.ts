@@ -10,6 +10,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { encodePngSync } from '../../src/image/png.ts';
+import { BrodenWriter } from '../../src/data/broden.ts';
 import { GraphBuilder } from '../../src/model/onnx/builder.ts';
 import { analyze } from '../../src/engine/analyze.ts';
 import { executePlan } from '../../src/engine/runner.ts';
@@ -27,8 +28,9 @@ let dir = '';
 /** RGB bytes per image. */
 const pixels: Uint8Array[] = [];
 
+/** A Broden-format dataset (colour masks: the whole image is its main colour) so label-units can run too. */
 function writeImages(root: string): void {
-  mkdirSync(root, { recursive: true });
+  const w = new BrodenWriter(root, ['color'], ['red', 'green', 'blue'].map((name) => ({ name, category: 'color' })));
   for (let i = 0; i < N; i++) {
     const main = i % 3; // 0 red, 1 green, 2 blue
     const rgb = new Uint8Array(S * S * 3);
@@ -36,8 +38,10 @@ function writeImages(root: string): void {
       for (let c = 0; c < 3; c++) rgb[p * 3 + c] = c === main ? 120 + 10 * i + ((p * 7) % 20) : (p * 5 + i * 3 + c * 11) % 40;
     }
     pixels.push(rgb);
-    writeFileSync(join(root, `img${String(i).padStart(2, '0')}.png`), encodePngSync(rgb, S, S, 3));
+    const mask = new Uint16Array(8 * 8).fill(w.labelNumber('color', ['red', 'green', 'blue'][main]));
+    w.add({ image: `img/img${String(i).padStart(2, '0')}.png`, imageBytes: encodePngSync(rgb, S, S, 3), split: 'train', ih: S, iw: S, sh: 8, sw: 8, masks: { color: [mask] } });
   }
+  w.finish();
 }
 
 function writeModels(): void {
@@ -55,13 +59,13 @@ function writeModels(): void {
   writeFileSync(join(dir, 'clip.onnx'), e.encode());
 }
 
-function pipeline(describe: Record<string, unknown> = {}, embed: Record<string, unknown> = {}, pool = 'avg'): string {
+function pipeline(describe: Record<string, unknown> = {}, embed: Record<string, unknown> = {}, pool = 'avg', maps = false): string {
   const st = (k: string) => JSON.stringify(join(repo, 'stages', `${k}.ts`));
   return `name: tinyclip
 stages:
   data:
     uses: ${st('dataset')}
-    params: { kind: folder, root: ${JSON.stringify(join(dir, 'images'))}, labels: { from: none } }
+    params: { kind: broden, root: ${JSON.stringify(join(dir, 'images'))} }
   model:
     uses: ${st('load-model')}
     params: { path: ${JSON.stringify(join(dir, 'target.onnx'))}, layers: { feat: feat } }
@@ -71,7 +75,7 @@ stages:
   acts:
     uses: ${st('collect-activations')}
     inputs: { model: model, dataset: data }
-    params: { layers: [feat], batchSize: 5, pool: ${pool}, maps: false }
+    params: { layers: [feat], batchSize: 5, pool: ${pool}${maps ? '' : ', maps: false'} }
   clip:
     uses: ${st('clip-embeddings')}
     inputs: { encoder: encoder, dataset: data }
@@ -80,7 +84,27 @@ stages:
     uses: ${st('describe-units')}
     inputs: { activations: acts, clip: clip }
     params: ${JSON.stringify({ top_k: 4, ...describe })}
-`;
+${
+  maps
+    ? `  thresholds:
+    uses: ${st('quantile-thresholds')}
+    inputs: { activations: acts }
+    params: { quantile: 0.3 }
+  labels:
+    uses: ${st('label-units')}
+    inputs: { activations: acts, thresholds: thresholds }
+  agree:
+    uses: ${st('unit-agreement')}
+    inputs: { netdissect: labels, clipdissect: describe }
+  stats:
+    uses: ${st('concept-stats')}
+    inputs: { labels: describe }
+  compare:
+    uses: ${st('compare-concepts')}
+    inputs: { a: labels, b: describe }
+`
+    : ''
+}`;
 }
 
 async function run(yaml: string) {
@@ -194,4 +218,23 @@ test('concept embeddings: .npy (float32 and float16) with a concept list, rows L
   assert.throws(() => readConceptEmbeddings(join(dir, 'z.npy'), join(dir, 'words.txt')), /concept 1 \('dog'\) is zero/);
   writeFileSync(join(dir, 'w3.npy'), npy('<f4', [3, 1], new Uint8Array(Float32Array.from([1, 2, 3]).buffer)));
   assert.throws(() => readConceptEmbeddings(join(dir, 'w3.npy'), join(dir, 'words.txt')), /has 3 rows but .*words\.txt lists 2 concepts/);
+});
+
+test('with Network Dissection on the same model: per-unit agreement, concept-stats and compare-concepts over describe-units', async () => {
+  const { r, errors } = await run(pipeline({}, {}, 'avg', true));
+  assert.deepEqual(errors, []);
+  const rows = (stage: string, table: string) => readArrowFile(join(entry(r.record, stage), `${table}.arrow`)).toArray().map((x: any) => x.toJSON());
+  const agree = rows('agree', 'units');
+  assert.deepEqual(agree.map((u: any) => [u.unit, u.netdissect, u.clipdissect, u.same_concept, u.same_category]), [
+    [0, 'red', 'red', true, true],
+    [1, 'green', 'green', true, true],
+    [2, 'blue', 'blue', true, true],
+  ]);
+  assert.deepEqual(rows('agree', 'layers').map((l: any) => [l.layer, l.units, l.same_concept, l.same_category]), [['feat', 3, 3, 3]]);
+  // concept-stats on CLIP-Dissect labels: every unit counts, one unit per colour
+  assert.deepEqual(rows('stats', 'concept_counts').map((c: any) => [c.layer, c.concept, c.units]), [['feat', 'blue', 1], ['feat', 'green', 1], ['feat', 'red', 1]]);
+  // compare-concepts: Network Dissection's interpretable concepts vs CLIP-Dissect's
+  const cmp = rows('compare', 'concepts');
+  const interpretable = new Set(rows('labels', 'units').filter((u: any) => u.interpretable).map((u: any) => u.label));
+  for (const c of cmp) assert.equal(c.status, interpretable.has(c.concept) ? 'shared' : 'only_b', c.concept);
 });

@@ -1,3 +1,4 @@
 export * from './similarity.ts';
 export * from './csv.ts';
 export { jsGemm, gatherRows, transpose, type Gemm } from './gemm.ts';
+export * from './agreement.ts';
