@@ -102,6 +102,9 @@ ${
   compare:
     uses: ${st('compare-concepts')}
     inputs: { a: labels, b: describe }
+  report:
+    uses: ${st('report')}
+    inputs: { more1: agree }
 `
     : ''
 }`;
@@ -237,4 +240,9 @@ test('with Network Dissection on the same model: per-unit agreement, concept-sta
   const cmp = rows('compare', 'concepts');
   const interpretable = new Set(rows('labels', 'units').filter((u: any) => u.interpretable).map((u: any) => u.label));
   for (const c of cmp) assert.equal(c.status, interpretable.has(c.concept) ? 'shared' : 'only_b', c.concept);
+  // report: a CLIP-Dissect section (through the agreement stage's upstream) and the agreement section
+  const html = readFileSync(join(entry(r.record, 'report'), 'index.html'), 'utf8');
+  assert.match(html, /<h2>CLIP-Dissect: describe<\/h2>/);
+  assert.match(html, /<h2>Network Dissection vs CLIP-Dissect<\/h2>[\s\S]*<td>feat<\/td>[\s\S]*3\/3 \(100%\)/);
+  assert.match(html, /href="data\/describe-descriptions\.csv"/);
 });
