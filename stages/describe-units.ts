@@ -60,7 +60,8 @@ export default {
     const { ConfigError } = await import('../src/engine/errors.ts');
     const algo = await import('../src/algo/clipdissect/index.ts');
     const { ortGemm } = await import('../src/explain/clipdissect/gemm.ts');
-    const { pooledTargets, poolColumn } = await import('../src/explain/clipdissect/pooled.ts');
+    const { pooledTargets } = await import('../src/explain/clipdissect/pooled.ts');
+    const { conceptCounts } = await import('../src/algo/dissect/index.ts');
     const p = ctx.params;
     const at = (f: string) => `stages.${ctx.stageId}.params.${f}`;
     const acts = ctx.inputs.activations, clipIn = ctx.inputs.clip;
@@ -120,7 +121,11 @@ export default {
         const c = best.concept[u];
         rows.push({ layer, unit: u, label: c >= 0 ? names[c] : '', category: c >= 0 ? cats[c] : '', similarity: best.score[u], interpretable: c >= 0 });
       }
-      ctx.log.info(`${layer} (${poolColumn(layer)}): ${t.nUnits} units × ${C} concepts × ${N} images, ${p.similarity} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      const counts = conceptCounts(rows.filter((r) => r.layer === layer).map((r) => ({ unit: r.unit, label: -1, name: r.label, category: r.category, iou: r.similarity, interpretable: r.interpretable, perCategory: [] })));
+      ctx.log.info(
+        `${layer}: ${t.nUnits} units × ${C} concepts × ${N} images, ${p.similarity} in ${((performance.now() - t0) / 1000).toFixed(1)} s; ` +
+          `${counts.length} unique concepts, top ${counts.slice(0, 3).map((c) => `${c.name} (${c.count})`).join(', ')}`,
+      );
     }
     const schema = new Schema([
       new Field('layer', new Utf8(), false),
