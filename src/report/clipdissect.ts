@@ -65,5 +65,5 @@ async function agreement(site: Site, e: Entry): Promise<void> {
     rowsTable(summary),
     `<details><summary>Units with different concepts (${differ.length})</summary><div class="tablewrap">${rowsTable(differ)}</div></details>`,
   ].join('\n');
-  site.add({ id: `agreement-${e.stageId}`, title: 'Network Dissection vs CLIP-Dissect', html });
+  site.add({ id: `nd-vs-clip-${e.stageId}`, title: 'Network Dissection vs CLIP-Dissect', html });
 }
