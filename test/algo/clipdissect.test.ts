@@ -140,3 +140,28 @@ test('unit agreement: concept names compared without case, "_" and Broden suffix
   assert.deepEqual(rows.map((r) => [r.unit, r.sameConcept, r.sameCategory]), [[0, true, true], [1, true, true], [2, false, true]]);
   assert.deepEqual(layerAgreement(rows), [{ layer: 'l', units: 3, interpretableA: 2, sameConcept: 2, sameCategory: 3, sameConceptInterpretable: 1, sameCategoryInterpretable: 2 }]);
 });
+
+test('CLIP BPE tokenizer: hand-derived ids on a toy merges file (byte symbols, merges by rank, </w>, sot/eot, padding)', async () => {
+  const { ClipTokenizer, htmlUnescape } = await import('../../src/algo/clipdissect/index.ts');
+  // vocabulary: 256 byte symbols in bytes_to_unicode order ('!'..'~' = bytes 33..126 first, so byte b ↦ b − 33 for
+  // those), the same 256 with '</w>' (+256), then one id per merge (512, 513, …), then <|startoftext|>, <|endoftext|>
+  // (no final newline: as in the reference, a trailing empty line inside the slice would add an entry '')
+  const tok = new ClipTokenizer('#version: 0.2\nc a\nca t</w>\nt </w>');
+  assert.equal(tok.sot, 515);
+  assert.equal(tok.eot, 516);
+  // "cat": (c, a, t</w>) → rank 0 (c a) → (ca, t</w>) → rank 1 → (cat</w>) = 513
+  // "dog": no merge applies → d = 100 − 33, o = 111 − 33, g</w> = 256 + 103 − 33
+  // "!": a one-symbol word → !</w> = 256 + 0;  "Cats": lower-cased, c a t s</w> → (ca t s</w>): 'ca t</w>' needs t</w>
+  assert.deepEqual(tok.encode('  Cat   dog! '), [513, 67, 78, 326, 256]);
+  assert.deepEqual(tok.encode('cats'), [512, 116 - 33, 256 + 115 - 33]);
+  // é = UTF-8 C3 A9: byte 0xC3 is the 21st of 174..255 after the 94 of 33..126 and 12 of 161..172 → 127; 0xA9 → 94 + 8
+  assert.deepEqual(tok.encode('é'), [127, 256 + 102]);
+  // the pattern splits "it's" into it + 's, and digits one by one; t</w> is both byte symbol 256 + 83 and merge 't </w>'
+  // (514): the later id wins, as dict(zip(vocab, range(len(vocab)))) does
+  assert.deepEqual(tok.encode("it's 42"), [105 - 33, 514, 6, 256 + 115 - 33, 256 + 52 - 33, 256 + 50 - 33]);
+  assert.equal(htmlUnescape('a &amp;amp; b &#233; &#x41;'), 'a &amp; b é A');
+  assert.deepEqual(tok.encode('&amp;amp;'), [256 + 38 - 33]); // unescaped twice → '&'
+  const ids = tok.tokenize(['cat', 'dog'], 6);
+  assert.deepEqual(Array.from(ids, Number), [515, 513, 516, 0, 0, 0, 515, 67, 78, 326, 516, 0]);
+  assert.throws(() => tok.tokenize(['dog dog'], 6), /Input dog dog is too long for context length 6/);
+});

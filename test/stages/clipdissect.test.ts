@@ -8,10 +8,11 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { gzipSync } from 'node:zlib';
 import { join, resolve } from 'node:path';
 import { encodePngSync } from '../../src/image/png.ts';
 import { BrodenWriter } from '../../src/data/broden.ts';
-import { GraphBuilder } from '../../src/model/onnx/builder.ts';
+import { DataType, GraphBuilder } from '../../src/model/onnx/builder.ts';
 import { analyze } from '../../src/engine/analyze.ts';
 import { executePlan } from '../../src/engine/runner.ts';
 import { EventBus } from '../../src/engine/events.ts';
@@ -245,4 +246,28 @@ test('with Network Dissection on the same model: per-unit agreement, concept-sta
   assert.match(html, /<h2>CLIP-Dissect: describe<\/h2>/);
   assert.match(html, /<h2>Network Dissection vs CLIP-Dissect<\/h2>[\s\S]*<td>feat<\/td>[\s\S]*3\/3 \(100%\)/);
   assert.match(html, /href="data\/describe-descriptions\.csv"/);
+});
+
+test('concept embeddings from a text-encoder ONNX and a BPE merges file (tokenised as clip.tokenize) give the same descriptions', async () => {
+  // no merges: a word's ids are its byte symbols (byte b ↦ b − 33 for printable ASCII); the toy encoder sums a table
+  // row per token id over the 77 positions: r (114) → red axis, g (103) → green, b (98) → blue, w (119) → all three
+  const V = 512 + 2;
+  const table = new Float32Array(V * 3);
+  for (const [ch, e] of [['r', [1, 0, 0]], ['g', [0, 1, 0]], ['b', [0, 0, 1]], ['w', [1, 1, 1]]] as const) table.set(e, (ch.charCodeAt(0) - 33) * 3);
+  const g = new GraphBuilder('text');
+  const ids = g.input('text', [null, 77], DataType.INT64);
+  const emb = g.node('Gather', [g.initializer('table', table, [V, 3]), ids])[0];
+  g.node('ReduceSum', [emb, g.int64('axes', [1])], ['embedding'], { keepdims: 0 });
+  g.output('embedding', [null, 3]);
+  writeFileSync(join(dir, 'text.onnx'), g.encode());
+  writeFileSync(join(dir, 'merges.txt.gz'), gzipSync('#version: 0.2')); // gzipped, as CLIP ships it
+  writeFileSync(join(dir, 'words.txt'), 'red\ngreen\nblue\nwhite\n');
+  const embed = { text_embeddings: undefined, text_encoder: join(dir, 'text.onnx'), tokenizer: join(dir, 'merges.txt.gz'), concepts: join(dir, 'words.txt') };
+  const { r, errors } = await run(pipeline({}, embed));
+  assert.deepEqual(errors, []);
+  const units = readArrowFile(join(entry(r.record, 'describe'), 'units.arrow')).toArray().map((x: any) => x.toJSON());
+  assert.deepEqual(units.map((u: any) => u.label), ['red', 'green', 'blue']);
+  // text_encoder without its merges file: a located ConfigError before anything runs
+  writeFileSync(join(dir, 'pipelines', 'p.yaml'), pipeline({}, { ...embed, tokenizer: undefined }));
+  await assert.rejects(analyze(join(dir, 'pipelines', 'p.yaml'), { root: dir }), /stages\.clip\.params\.tokenizer: text_encoder needs CLIP’s BPE merges file/);
 });

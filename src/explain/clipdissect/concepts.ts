@@ -4,7 +4,7 @@
 // - text embeddings: `.npy` (concepts × dim, float16/32/64, C order; the concepts from the list file),
 //   `.arrow` (columns concept (utf8), embedding (list of floats), optional category) or `.csv` (a header; columns
 //   concept, optional category, then one column per dimension).
-// Bad files throw ConfigError naming the file and the row or key.
+// (or from a text encoder: text.ts). Bad files throw ConfigError naming the file and the row or key.
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { readArrowFile } from '../../arrow/io.ts';
@@ -121,10 +121,19 @@ export function readConceptEmbeddings(file: string, conceptsFile: string | undef
   } else {
     throw new ConfigError(`${shown(file)}: unknown embedding file type '${ext}'`, { expected: '.npy (with a concept list), .arrow or .csv' });
   }
-  if (concepts.length === 0) throw new ConfigError(`${shown(file)} holds no concepts`);
+  return checkedEmbeddings({ concepts, categories, embedding, dim }, shown(file));
+}
+
+/**
+ * Checks concept embeddings (some concepts; finite; none zero) and L2-normalises the rows in place as CLIP-Dissect
+ * (`text_features /= text_features.norm(dim=-1, keepdim=True)`); `source` names where they came from.
+ */
+export function checkedEmbeddings(e: ConceptEmbeddings, source: string): ConceptEmbeddings {
+  const { concepts, embedding, dim } = e;
+  if (concepts.length === 0) throw new ConfigError(`${source} holds no concepts`);
   const bad = embedding.findIndex((v) => !Number.isFinite(v));
-  if (bad >= 0) throw new ConfigError(`${shown(file)}: the embedding of concept ${Math.floor(bad / dim)} ('${concepts[Math.floor(bad / dim)]}') holds ${embedding[bad]}`);
+  if (bad >= 0) throw new ConfigError(`${source}: the embedding of concept ${Math.floor(bad / dim)} ('${concepts[Math.floor(bad / dim)]}') holds ${embedding[bad]}`);
   const zero = l2NormalizeRows(embedding, concepts.length, dim);
-  if (zero >= 0) throw new ConfigError(`${shown(file)}: the embedding of concept ${zero} ('${concepts[zero]}') is zero and cannot be L2-normalised`);
-  return { concepts, categories, embedding, dim };
+  if (zero >= 0) throw new ConfigError(`${source}: the embedding of concept ${zero} ('${concepts[zero]}') is zero and cannot be L2-normalised`);
+  return e;
 }

@@ -310,7 +310,8 @@ export function featureIndex(up: UpstreamOutputs): FeatureIndex {
   try {
     path = up.file(INDEX_FILE);
   } catch {
-    throw new Error(`input '${up.stageId}' (${up.kind}) has no ${INDEX_FILE}: connect a collect-activations stage`);
+    const noMaps = (up.meta.features as { maps?: boolean } | undefined)?.maps === false;
+    throw new Error(`input '${up.stageId}' (${up.kind}) has no ${INDEX_FILE}: ${noMaps ? 'it ran with maps: false (pooled values only)' : 'connect a collect-activations stage'}`);
   }
   return JSON.parse(readFileSync(path, 'utf8')) as FeatureIndex;
 }
