@@ -4,13 +4,19 @@
 // is written once its forward is done; an interrupted run recomputes only unfinished chunks), progress with ETA.
 // Memory: one batch of images + its activations (+ the next batch's images, decoded ahead); the maps go to disk
 // and are never concatenated in memory (ctx.map's own table holds only image index, id and part per image).
+// `pool: avg | max` adds each image's per-unit spatial mean or max (CLIP-Dissect's pool_mode: output.mean / amax over
+// H, W of the float32 activations) to the images table, one FixedSizeList<Float32> column `pool_<layer>` per layer;
+// `maps: false` then skips the maps (a 63,305-image probe costs units × images floats).
 import type { Json, StageDef } from '../src/engine/types.ts';
+import { ConfigError } from '../src/engine/errors.ts';
 
 export interface CollectParams {
   layers: string[];
   batchSize: number;
   dtype: 'float32' | 'float16';
   limit?: number;
+  pool?: 'avg' | 'max';
+  maps?: boolean;
 }
 
 export default {
@@ -25,6 +31,8 @@ export default {
       batchSize: { type: 'integer', minimum: 1, maximum: 1024, default: 32, description: 'images per forward (and per stored part)' },
       dtype: { enum: ['float32', 'float16'], default: 'float32', description: 'stored map precision (float16 halves disk; thresholds then use the rounded values)' },
       limit: { type: 'integer', minimum: 1, description: 'only the first N images of the dataset' },
+      pool: { enum: ['avg', 'max'], description: 'also store each image’s per-unit spatial mean (avg) or max, as CLIP-Dissect’s pool_mode (images table, column pool_<layer>)' },
+      maps: { type: 'boolean', description: 'store the feature maps (default true; false needs pool and serves only describe-units)' },
     },
   },
   inputs: {
@@ -32,18 +40,25 @@ export default {
     dataset: { description: 'a dataset stage (meta.dataset), Broden format for label-units', kinds: ['dataset', 'synth-dataset'] },
   },
   outputs: {
-    images: { description: 'one row per image with stored maps: image (dataset index), id, part', type: 'table' },
+    images: { description: 'one row per image: image (dataset index), id, part, with pool: pool_<layer> (units floats)', type: 'table' },
     maps: { description: 'maps/index.json + maps/<layer>/p*.arrow: rows (image, unit, max, map[H·W])', type: 'files' },
+  },
+  check(params, ctx) {
+    if (params.maps === false && !params.pool) {
+      throw new ConfigError('maps: false would store nothing', { file: ctx.where, path: `stages.${ctx.stageId}.params.maps`, expected: 'pool: avg | max with it' });
+    }
   },
   async run(ctx) {
     const { existsSync, readdirSync, rmSync, writeFileSync } = await import('node:fs');
     const { join } = await import('node:path');
-    const { Field, Int32, Schema, Utf8 } = await import('apache-arrow');
+    const { Field, FixedSizeList, Float32, Int32, Schema, Utf8 } = await import('apache-arrow');
+    const { poolMaps, poolColumn } = await import('../src/explain/clipdissect/pooled.ts');
     const { openUpstreamModel } = await import('../src/model/index.ts');
     const { openDataset, refFromMeta, loadImages } = await import('../src/data/index.ts');
-    const { ConfigError, didYouMean } = await import('../src/engine/errors.ts');
+    const { didYouMean } = await import('../src/engine/errors.ts');
     const io = await import('../src/explain/dissect/store.ts');
     const p = ctx.params;
+    const storeMaps = p.maps !== false;
 
     const model = await openUpstreamModel(ctx.inputs.model, ctx.projectRoot);
     const ds = await openDataset(refFromMeta(ctx.inputs.dataset.meta, ctx.inputs.dataset.stageId), { baseDir: ctx.projectRoot });
@@ -67,7 +82,7 @@ export default {
     const perImage = layers.reduce((s, l) => s + l.units * l.height * l.width, 0) * (p.dtype === 'float16' ? 2 : 4);
     ctx.log.info(
       `${items.length} images × ${layers.map((l) => `${l.layer} ${l.units}×${l.height}×${l.width}`).join(', ')}: ` +
-        `${((perImage * items.length) / 2 ** 20).toFixed(0)} MiB of ${p.dtype} maps, batch ${p.batchSize}`,
+        (storeMaps ? `${((perImage * items.length) / 2 ** 20).toFixed(0)} MiB of ${p.dtype} maps` : 'no maps') + (p.pool ? `, ${p.pool}-pooled units` : '') + `, batch ${p.batchSize}`,
     );
 
     const spec = model.info.input;
@@ -104,13 +119,24 @@ export default {
       if (idx.length === p.batchSize) prefetch(idx[idx.length - 1] + 1);
       const acts = await model.activations(batch, names);
       const file = io.partFile(idx[0]);
-      const parts = layers.map((l) => {
+      for (const l of layers) {
         const a = acts[l.layer];
         if (a.shape[0] !== idx.length || a.shape[1] !== l.units || a.shape[2] !== l.height || a.shape[3] !== l.width) {
           throw new Error(`layer '${l.layer}' gave shape [${a.shape.join(', ')}], expected [${idx.length}, ${l.units}, ${l.height}, ${l.width}]`);
         }
-        return { path: `maps/${l.dir}/${file}`, chunks: io.encodePart(idx, a.data, l.units, l.height, l.width, p.dtype, { layer: l.layer, tensor: l.tensor, dtype: p.dtype }) };
-      });
+      }
+      const rows: Record<string, unknown>[] = idx.map((i) => ({ image: i, id: items[i].id, part: file }));
+      if (p.pool) {
+        for (const l of layers) {
+          const pooled = poolMaps(acts[l.layer].data, idx.length, l.units, l.height * l.width, p.pool);
+          rows.forEach((r, j) => (r[poolColumn(l.layer)] = pooled.subarray(j * l.units, (j + 1) * l.units)));
+        }
+      }
+      if (!storeMaps) return rows.map((r) => [r]);
+      const parts = layers.map((l) => ({
+        path: `maps/${l.dir}/${file}`,
+        chunks: io.encodePart(idx, acts[l.layer].data, l.units, l.height, l.width, p.dtype, { layer: l.layer, tensor: l.tensor, dtype: p.dtype }),
+      }));
       await writing; // the previous batch's writes (done by now: they ran during this forward); never rejects
       writing = Promise.all(parts.map((x) => ctx.out.file(x.path, x.chunks))).then(
         () => undefined,
@@ -118,10 +144,15 @@ export default {
           writeError ??= e;
         },
       );
-      return idx.map((i) => [{ image: i, id: items[i].id, part: file }]);
+      return rows.map((r) => [r]);
     };
 
-    const schema = new Schema([new Field('image', new Int32(), false), new Field('id', new Utf8(), false), new Field('part', new Utf8(), false)]);
+    const schema = new Schema([
+      new Field('image', new Int32(), false),
+      new Field('id', new Utf8(), false),
+      new Field('part', new Utf8(), false),
+      ...(p.pool ? layers.map((l) => new Field(poolColumn(l.layer), new FixedSizeList(l.units, new Field('unit', new Float32(), false)), false)) : []),
+    ]);
     const res = await ctx.map({
       table: 'images',
       items: items.map((it, i) => ({ it, i })),
@@ -154,8 +185,8 @@ export default {
       for (const f of readdirSync(dir)) if (!keep.has(f)) rmSync(join(dir, f), { force: true });
     }
     const index: import('../src/explain/dissect/store.ts').FeatureIndex = { format: 1, dtype: p.dtype, images: res.table.numRows, layers, parts };
-    writeFileSync(ctx.out.path(io.INDEX_FILE), JSON.stringify(index, null, 1) + '\n');
-    ctx.out.meta('features', { dtype: p.dtype, images: index.images, layers: layers as unknown as Json });
+    if (storeMaps) writeFileSync(ctx.out.path(io.INDEX_FILE), JSON.stringify(index, null, 1) + '\n');
+    ctx.out.meta('features', { dtype: p.dtype, images: index.images, layers: layers as unknown as Json, maps: storeMaps, ...(p.pool ? { pool: p.pool } : {}) });
     ctx.out.meta('dataset', ctx.inputs.dataset.meta.dataset as Json);
     ctx.out.meta('model', ctx.inputs.model.meta.config as Json);
     ctx.out.meta('backend', model.info.backend);

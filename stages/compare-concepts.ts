@@ -1,7 +1,8 @@
 // Stage `compare-concepts`: compares the interpretable concepts of two dissections (inputs a and b: label-units
 // stages, e.g. the same layers of an ImageNet and a Places365 ResNet-18): shared concepts with their unit counts on
 // each side, and the concepts only one of them has (src/algo/dissect/stats.ts compareDissections). Layers are pooled
-// (all by default, or the listed ones per side). Arrow table + SVG charts.
+// (all by default, or the listed ones per side). Arrow table + SVG charts. Either side may be a describe-units stage
+// (CLIP-Dissect descriptions: every unit counts).
 import type { StageDef } from '../src/engine/types.ts';
 
 export interface CompareParams {
@@ -27,8 +28,8 @@ export default {
     },
   },
   inputs: {
-    a: { description: 'a label-units stage', kinds: ['label-units'] },
-    b: { description: 'another label-units stage', kinds: ['label-units'] },
+    a: { description: 'a label-units or describe-units stage', kinds: ['label-units', 'describe-units'] },
+    b: { description: 'another label-units or describe-units stage', kinds: ['label-units', 'describe-units'] },
   },
   outputs: {
     concepts: { description: 'concept, category, units_a, units_b, status (shared | only_a | only_b)', type: 'table' },

@@ -1,6 +1,7 @@
 // Stage `concept-stats` (Network Dissection, statistics): per layer, the number of interpretable units per concept
 // (the histograms of Bau et al. / the seed, with its top-3 per layer), the number of unique concepts, interpretable
 // units per category; Arrow tables + SVG bar charts for the report (src/algo/dissect/stats.ts, src/viz/svg.ts).
+// The labels may also come from describe-units (CLIP-Dissect), where every unit has a description (interpretable).
 import type { Json, StageDef } from '../src/engine/types.ts';
 
 export interface ConceptStatsParams {
@@ -20,7 +21,7 @@ export default {
     },
   },
   inputs: {
-    labels: { description: 'a label-units stage', kinds: ['label-units'] },
+    labels: { description: 'a label-units stage (Network Dissection) or a describe-units stage (CLIP-Dissect: every unit counts)', kinds: ['label-units', 'describe-units'] },
   },
   outputs: {
     concept_counts: { description: 'layer, concept, category, units (interpretable units labelled with the concept)', type: 'table' },

@@ -8,6 +8,7 @@ import { closure, scalarRows } from './sources.ts';
 import { Site, esc, jsonDetails, kv, num, table } from './html.ts';
 import { imagesSection } from './images.ts';
 import { dissectionSections } from './dissection.ts';
+import { clipDissectSections } from './clipdissect.ts';
 import type { RunRecord } from '../engine/runs.ts';
 
 export interface BuildOptions {
@@ -50,6 +51,7 @@ export async function buildReport(given: Entry[], o: BuildOptions): Promise<Buil
 
   await imagesSection(site, entries, { maxImages: o.maxImages ?? 24, root: o.root, log });
   await dissectionSections(site, entries, { topImages: o.topImages ?? 5, thumb: o.thumb ?? 96, root: o.root, log });
+  await clipDissectSections(site, entries);
   await scoreboardSection(site, entries, o.scoreboards ?? []);
   await metadataSection(site, entries, o);
 

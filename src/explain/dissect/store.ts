@@ -310,7 +310,8 @@ export function featureIndex(up: UpstreamOutputs): FeatureIndex {
   try {
     path = up.file(INDEX_FILE);
   } catch {
-    throw new Error(`input '${up.stageId}' (${up.kind}) has no ${INDEX_FILE}: connect a collect-activations stage`);
+    const noMaps = (up.meta.features as { maps?: boolean } | undefined)?.maps === false;
+    throw new Error(`input '${up.stageId}' (${up.kind}) has no ${INDEX_FILE}: ${noMaps ? 'it ran with maps: false (pooled values only)' : 'connect a collect-activations stage'}`);
   }
   return JSON.parse(readFileSync(path, 'utf8')) as FeatureIndex;
 }
@@ -385,19 +386,22 @@ export function mapsTable(
   return new Table([new RecordBatch(schema, makeData({ type: new Struct(fields), length: rows, nullCount: 0, children }))]);
 }
 
-/** Rows of a label-units `units` table as UnitLabels grouped by layer (layer order of first appearance). */
+/**
+ * Rows of a label-units (or describe-units) `units` table as UnitLabels grouped by layer (layer order of first
+ * appearance). describe-units has no IoU: its `similarity` fills `iou` (only orders units).
+ */
 export function unitsByLayer(t: Table): Map<string, UnitLabel[]> {
   const out = new Map<string, UnitLabel[]>();
   const col = (n: string) => {
     const c = t.getChild(n);
-    if (!c) throw new Error(`units table has no column '${n}' (is the input a label-units stage?)`);
+    if (!c) throw new Error(`units table has no column '${n}' (is the input a label-units or describe-units stage?)`);
     return c;
   };
   const layer = col('layer');
   const unit = col('unit');
   const label = col('label');
   const category = col('category');
-  const iou = col('iou');
+  const iou = col(t.getChild('iou') ? 'iou' : 'similarity');
   const interp = col('interpretable');
   for (let i = 0; i < t.numRows; i++) {
     const l = String(layer.get(i));
