@@ -68,7 +68,8 @@ export default {
     if (/\.npy$/i.test(te) && !params.concepts) throw new ConfigError('a .npy embedding file needs its concept list', { file: ctx.where, path: at('concepts'), expected: 'a text file, one concept per line, in the rows’ order' });
   },
   async run(ctx) {
-    const { Field, FixedSizeList, Float32, Int32, Schema, Utf8 } = await import('apache-arrow');
+    const { Field, Float32, Int32, Schema, Utf8 } = await import('apache-arrow');
+    const { tensorField } = await import('../src/arrow/conventions.ts');
     const { tableFromRows } = await import('../src/arrow/io.ts');
     const { openUpstreamModel } = await import('../src/model/index.ts');
     const { openDataset, refFromMeta, loadImages } = await import('../src/data/index.ts');
@@ -98,8 +99,8 @@ export default {
     if (items.length === 0) throw new ConfigError(`dataset ${ds.root} has no items`);
     ctx.log.info(`${items.length} probe images → ${D}-d embeddings; ${text.concepts.length} concepts`);
 
-    const emb = () => new FixedSizeList(D, new Field('d', new Float32(), false));
-    const schema = new Schema([new Field('image', new Int32(), false), new Field('id', new Utf8(), false), new Field('embedding', emb(), false)]);
+    const emb = (of: string) => tensorField('embedding', new Float32(), [D], ['dim'], { description: `L2-normalised CLIP embedding of the ${of}` });
+    const schema = new Schema([new Field('image', new Int32(), false), new Field('id', new Utf8(), false), emb('image')]);
     const embed = async (idx: number[]) => {
       const batch = await loadImages(idx.map((i) => items[i]), model.info.input);
       const { logits } = await model.predict(batch);
@@ -128,7 +129,7 @@ export default {
       new Field('concept', new Int32(), false),
       new Field('name', new Utf8(), false),
       new Field('category', new Utf8(), false),
-      new Field('embedding', emb(), false),
+      emb('concept'),
     ]);
     await ctx.out.table(
       'concepts',

@@ -5,7 +5,7 @@
 // Memory: one batch of images + its activations (+ the next batch's images, decoded ahead); the maps go to disk
 // and are never concatenated in memory (ctx.map's own table holds only image index, id and part per image).
 // `pool: avg | max` adds each image's per-unit spatial mean or max (CLIP-Dissect's pool_mode: output.mean / amax over
-// H, W of the float32 activations) to the images table, one FixedSizeList<Float32> column `pool_<layer>` per layer;
+// H, W of the float32 activations) to the images table, one tensor column `pool_<layer>` [units] (Float32) per layer;
 // `maps: false` then skips the maps (a 63,305-image probe costs units × images floats).
 import type { Json, StageDef } from '../src/engine/types.ts';
 import { ConfigError } from '../src/engine/errors.ts';
@@ -51,7 +51,8 @@ export default {
   async run(ctx) {
     const { existsSync, readdirSync, rmSync, writeFileSync } = await import('node:fs');
     const { join } = await import('node:path');
-    const { Field, FixedSizeList, Float32, Int32, Schema, Utf8 } = await import('apache-arrow');
+    const { Field, Float32, Int32, Schema, Utf8 } = await import('apache-arrow');
+    const { tensorField } = await import('../src/arrow/conventions.ts');
     const { poolMaps, poolColumn } = await import('../src/explain/clipdissect/pooled.ts');
     const { openUpstreamModel } = await import('../src/model/index.ts');
     const { openDataset, refFromMeta, loadImages } = await import('../src/data/index.ts');
@@ -151,7 +152,7 @@ export default {
       new Field('image', new Int32(), false),
       new Field('id', new Utf8(), false),
       new Field('part', new Utf8(), false),
-      ...(p.pool ? layers.map((l) => new Field(poolColumn(l.layer), new FixedSizeList(l.units, new Field('unit', new Float32(), false)), false)) : []),
+      ...(p.pool ? layers.map((l) => tensorField(poolColumn(l.layer), new Float32(), [l.units], ['unit'], { description: `${p.pool}-pooled activation per unit of ${l.layer}` })) : []),
     ]);
     const res = await ctx.map({
       table: 'images',

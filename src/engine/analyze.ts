@@ -161,6 +161,16 @@ export async function analyze(pipelinePath: string, opts: AnalyzeOptions): Promi
     }
   }
 
+  // The export: block names stages of this pipeline.
+  pipeline.exports.forEach((x, i) => {
+    const stage = x.table.split('.')[0];
+    if (!ids.includes(stage)) {
+      errors.push(new ConfigError(`export: unknown stage '${stage}'`, { ...locate(src, ['export', i, 'table'], 'value'), path: `export[${i}].table`, suggestion: didYouMean(stage, ids) ?? `stages: ${ids.join(', ')}` }));
+    } else if (x.columns && !x.table.includes('.')) {
+      errors.push(new ConfigError(`export: columns need one table (<stage>.<table>)`, { ...locate(src, ['export', i, 'columns'], 'key'), path: `export[${i}].columns` }));
+    }
+  });
+
   // 3. Cycles.
   const nodes = pipeline.stages.map((s) => ({ id: s.id, deps: [...new Set(Object.values(s.inputs).filter((r) => ids.includes(r) && r !== s.id))] }));
   const cycle = findCycle(nodes);

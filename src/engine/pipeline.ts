@@ -11,8 +11,6 @@ import { sweepSchema } from './sweep-schema.ts';
 
 export const STAGE_ID = '^[A-Za-z_][A-Za-z0-9_-]*$';
 export const PIPELINE_NAME = '^[A-Za-z0-9][A-Za-z0-9_.-]*$';
-/** Names used by the artifacts layout; a pipeline may not be called so (its latest view lives in artifacts/<name>/). */
-
 /** JSON schema of a pipeline file. */
 export const pipelineSchema = {
   type: 'object',
@@ -24,6 +22,21 @@ export const pipelineSchema = {
     fail_on_item_error: { type: 'boolean' },
     /** Parameter sweep run by `xai sweep` (src/engine/sweep.ts); `xai run` ignores it. */
     sweep: sweepSchema,
+    /** Tables `xai run` exports after a successful run (src/export; docs/export.md). */
+    export: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['table'],
+        additionalProperties: false,
+        properties: {
+          table: { type: 'string', pattern: '^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_][A-Za-z0-9_.-]*)?$', description: '<stage> (all its tables) or <stage>.<table>' },
+          format: { enum: ['parquet', 'csv', 'npy', 'jsonl'], default: 'parquet' },
+          out: { type: 'string', minLength: 1, description: 'directory (default exports/<pipeline>/)' },
+          columns: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 },
+        },
+      },
+    },
     stages: {
       type: 'object',
       minProperties: 1,
@@ -79,6 +92,16 @@ export interface PipelineSpec {
   overrides: string[];
   /** The `sweep:` block as written (validated against sweepSchema), for `xai sweep`. */
   sweep?: Record<string, unknown>;
+  /** The `export:` block: tables `xai run` writes for other tools after a successful run. */
+  exports: ExportSpec[];
+}
+
+export interface ExportSpec {
+  /** `<stage>` or `<stage>.<table>`. */
+  table: string;
+  format: 'parquet' | 'csv' | 'npy' | 'jsonl';
+  out?: string;
+  columns?: string[];
 }
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -208,6 +231,7 @@ export function loadPipeline(pipelinePath: string, opts: LoadOptions): PipelineS
     stages,
     overrides,
     ...(value.sweep !== undefined ? { sweep: value.sweep as Record<string, unknown> } : {}),
+    exports: ((value.export as Partial<ExportSpec>[] | undefined) ?? []).map((x) => ({ ...x, format: x.format ?? 'parquet' }) as ExportSpec),
   };
 }
 

@@ -234,6 +234,15 @@ export interface ComboResult {
   error?: string;
 }
 
+/** Whether the JSON schema of the param a swept key names (`stages.<id>.<path>`) allows `type`. */
+export function paramAllows(plan: Plan, key: string, type: string): boolean {
+  const [, id, ...path] = key.split('.');
+  let s = plan.byId.get(id)?.def.params as Record<string, any> | undefined;
+  for (const p of path) s = s?.properties?.[p];
+  const t = s?.type;
+  return Array.isArray(t) ? t.includes(type) : t === type;
+}
+
 /** Directory of a sweep's results. */
 export function sweepDir(root: string, pipeline: string, sweepId: string): string {
   return join(root, 'artifacts', 'sweeps', pipeline, sweepId);
@@ -245,14 +254,15 @@ export function sweepId(pipeline: string, baseSets: readonly string[], combos: r
 }
 
 /** Builds the scoreboard table (a row per combination) and the indices of its Pareto front. */
-export async function scoreboardTable(keys: string[], results: ComboResult[]) {
-  const { Bool, Field, Float64, Int32, Schema, Utf8 } = await import('apache-arrow');
+export async function scoreboardTable(keys: string[], results: ComboResult[], integerKeys: ReadonlySet<string> = new Set()) {
+  const { Bool, Field, Float64, Int32, Int64, Schema, Utf8 } = await import('apache-arrow');
   const { tableFromRows } = await import('../arrow/io.ts');
   const { paretoFront } = await import('../algo/compare/index.ts');
   const colName = (k: string) => k.replace(/^stages\./, '');
   const colType = (k: string) => {
     const vs = results.map((r) => r.combo.values[k]).filter((v) => v !== undefined && v !== null);
-    if (vs.length && vs.every((v) => typeof v === 'number')) return new Float64();
+    // a swept column keeps its parameter's type: an integer param's values stay integers (Int64), other numbers Float64
+    if (vs.length && vs.every((v) => typeof v === 'number')) return integerKeys.has(k) && vs.every((v) => Number.isInteger(v)) ? new Int64() : new Float64();
     if (vs.length && vs.every((v) => typeof v === 'boolean')) return new Bool();
     return new Utf8();
   };
@@ -328,11 +338,11 @@ export function formatScoreboard(keys: string[], results: ComboResult[], front: 
 }
 
 /** Writes a sweep's result files and points artifacts/sweeps/<pipeline>/latest at them. */
-export async function writeSweepResults(dir: string, info: Record<string, Json>, keys: string[], results: ComboResult[]) {
+export async function writeSweepResults(dir: string, info: Record<string, Json>, keys: string[], results: ComboResult[], integerKeys?: ReadonlySet<string>) {
   const { tableToBytes } = await import('../arrow/io.ts');
   const { scatterChart } = await import('../viz/svg.ts');
   mkdirSync(dir, { recursive: true });
-  const { table, pareto, front } = await scoreboardTable(keys, results);
+  const { table, pareto, front } = await scoreboardTable(keys, results, integerKeys);
   const atomic = async (name: string, data: Uint8Array | string) => {
     const tmp = join(dir, `.${name}.${process.pid}.tmp`);
     await writeFile(tmp, data);
@@ -476,6 +486,7 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
     }
   }
   const results: ComboResult[] = combos.map((combo) => ({ combo, status: 'pending' }));
+  const intKeys = new Set(keys.filter((k) => paramAllows(base, k, 'integer')));
   const info = { pipeline: name, file: base.pipeline.file, sweep_id: sid, base_sets: baseSets, targets, collect: collect ?? null } as Record<string, Json>;
   if (opts.dryRun) return { pipeline: name, sweepId: sid, dir, keys, combos, results, front: [], targets, collect, interrupted: false, seconds: (Date.now() - t0) / 1000 };
 
@@ -511,14 +522,14 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
       const sb = e && boardOf(store, e);
       if (sb) res.scoreboard = sb as ComboResult['scoreboard'];
     }
-    ({ front } = await writeSweepResults(dir, info, keys, results));
+    ({ front } = await writeSweepResults(dir, info, keys, results, intKeys));
     opts.onCombination?.(i, combos.length, c, res);
     if (r.interrupted) {
       interrupted = true;
       break;
     }
   }
-  if (!interrupted && combos.length) ({ front } = await writeSweepResults(dir, { ...info, finished: new Date().toISOString() }, keys, results));
+  if (!interrupted && combos.length) ({ front } = await writeSweepResults(dir, { ...info, finished: new Date().toISOString() }, keys, results, intKeys));
   return { pipeline: name, sweepId: sid, dir, keys, combos, results, front, targets, collect, interrupted, seconds: (Date.now() - t0) / 1000 };
 }
 

@@ -4,7 +4,9 @@ import { mkdirSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
 import { dirname, extname, join } from 'node:path';
 import type { Table } from 'apache-arrow';
-import type { CacheEntry } from '../engine/cache.ts';
+import type { Cache, CacheEntry } from '../engine/cache.ts';
+import type { ExportSpec } from '../engine/pipeline.ts';
+import type { RunRecord } from '../engine/runs.ts';
 import { ExportRefused, toCsv, toJsonl, toNpy, toParquet, type Format } from './formats.ts';
 
 export { ExportRefused, FORMATS, type Format } from './formats.ts';
@@ -83,6 +85,36 @@ export async function exportEntries(entries: { stage: string; entry: CacheEntry 
         if (!(err instanceof ExportRefused)) throw err;
         skipped.push(`${stage}.${table}: ${err.message}`);
       }
+    }
+  }
+  return { files, skipped };
+}
+
+/**
+ * A pipeline's `export:` block after a successful run: each item's table(s) of the run's entries. A table the format
+ * cannot hold fails the item with the reason (the run's results stay committed).
+ */
+export async function runExports(cache: Cache, rec: RunRecord, specs: readonly ExportSpec[], root: string): Promise<{ files: ExportedFile[]; skipped: string[] }> {
+  const files: ExportedFile[] = [];
+  const skipped: string[] = [];
+  for (const x of specs) {
+    const dot = x.table.indexOf('.');
+    const stage = dot < 0 ? x.table : x.table.slice(0, dot);
+    const s = rec.stages[stage];
+    const e = s?.key ? cache.get(s.kind, s.key) : undefined;
+    if (!e) {
+      skipped.push(`${x.table}: stage '${stage}' has no outputs in this run`);
+      continue;
+    }
+    const out = join(root, x.out ?? join('exports', rec.pipeline));
+    if (dot < 0) {
+      const r = await exportEntries([{ stage, entry: e }], x.format, out);
+      files.push(...r.files);
+      skipped.push(...r.skipped);
+    } else {
+      const table = x.table.slice(dot + 1);
+      if (!e.hasTable(table)) throw new ExportRefused(`export: stage '${stage}' has no table '${table}' (tables: ${e.tables.join(', ')})`);
+      files.push(...(await exportTable(e, stage, table, x.format, join(out, stage), x.columns)));
     }
   }
   return { files, skipped };

@@ -87,6 +87,10 @@ test('sweep: each combination reuses the cached upstream stages; scoreboard + Pa
     assert.equal(row.against, 'cam:gradcam@l');
   }
   assert.deepEqual(rows.map((x) => [x['lime.num_samples'], x['lime.segmentation_fn.name']]), [[200, 'quickshift'], [200, 'slic'], [500, 'quickshift'], [500, 'slic']]);
+  // a swept column keeps its parameter's type (num_samples is an integer param)
+  const sbSchema = readArrowFile(join(p.dir, 'artifacts/sweeps/sw/latest/scoreboard.arrow')).schema;
+  assert.equal(String(sbSchema.fields.find((f) => f.name === 'lime.num_samples')!.type), 'Int64');
+  assert.equal(String(sbSchema.fields.find((f) => f.name === 'lime.segmentation_fn.name')!.type), 'Utf8');
   // Pareto (max IoU, min time): (200, quickshift) dominates every other point.
   assert.deepEqual(rows.map((x) => x.pareto), [true, false, false, false]);
   const front = tableToJsonRows(readArrowFile(join(p.dir, 'artifacts/sweeps/sw/latest/pareto.arrow')));

@@ -1,5 +1,6 @@
 // xai run <pipeline> [--set k=v]… [--force <stage>]… [--jobs N] [--wait] [--verify]
 import { io } from '../io.ts';
+import { dirname, relative } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { parseArgs, intOption } from '../args.ts';
 import { ConfigError } from '../../engine/errors.ts';
@@ -67,6 +68,18 @@ export async function run(argv: string[]): Promise<number> {
     }
     io.err(`ok in ${r.record.seconds.toFixed(2)}s (${parts}); outputs in artifacts/${plan.pipeline.name}/\n`);
     if (!values.quiet) io.err((await import('../runs-lib.ts')).outputsSummary(root, r.record));
+    if (plan.pipeline.exports.length) {
+      const { runExports, ExportRefused } = await import('../../export/index.ts');
+      const { openCache } = await import('../../engine/cache.ts');
+      try {
+        const x = await runExports(openCache(root), r.record, plan.pipeline.exports, root);
+        io.err(`exported ${x.files.length} file(s): ${[...new Set(x.files.map((f) => relative(root, dirname(f.path))))].join(', ')}\n`);
+        for (const s of x.skipped) io.err(`export skipped ${s}\n`);
+      } catch (e) {
+        if (e instanceof ExportRefused) throw new ConfigError(e.message, { file: plan.pipeline.file, path: 'export' });
+        throw e;
+      }
+    }
     return 0;
   });
 }
