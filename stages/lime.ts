@@ -226,7 +226,7 @@ export default {
       table: 'segments',
       items,
       id: (it) => it.id,
-      schema: c.segmentsSchema(H * W),
+      schema: c.segmentsSchema(H, W),
       async fn(it, index) {
         const rgb = await loadItemRgb(it, H, W, loadOpts);
         const s = c.segmentImage(rgb, p, it.id);
@@ -253,7 +253,7 @@ export default {
       table: 'explanations',
       items,
       id: (it) => it.id,
-      schema: c.explanationsSchema(H * W),
+      schema: c.explanationsSchema(H, W),
       async fn(it, index, timer) {
         const seg = segOf(it.id);
         if (!seg) throw new Error('no segment map (its segmentation failed: see table segments_errors)');

@@ -4,7 +4,8 @@
 // over get_image_and_mask(positive_only=False)'s image), and the Arrow rows/schemas of the stage's tables.
 // Imported lazily by the stage (pulls the model/image modules); the bench runs the same functions.
 import { createHash } from 'node:crypto';
-import { Field, FixedSizeList, Float32, Float64, Int32, Int8, List, Schema, Uint32, Utf8, type Table } from 'apache-arrow';
+import { Field, Float32, Float64, Int32, Int8, Schema, Uint32, Utf8, type Table } from 'apache-arrow';
+import { listOf, tensorField } from '../arrow/conventions.ts';
 import { explainInstance, getImageAndMask, labelExplanation, segment, Rng, STREAM } from '../algo/lime/index.ts';
 import type { ExplainOptions, ImageExplanation, RgbImage, SegmentationSpec } from '../algo/lime/index.ts';
 import type { Model } from '../model/types.ts';
@@ -185,7 +186,7 @@ export function overlayPng(exp: ImageExplanation, label: number, o: { num_featur
 
 // ---------------------------------------------------------------------------------------------------- tables
 
-export function segmentsSchema(pixels: number): Schema {
+export function segmentsSchema(height: number, width: number): Schema {
   return new Schema([
     new Field('id', new Utf8(), false),
     new Field('index', new Int32(), false),
@@ -193,11 +194,11 @@ export function segmentsSchema(pixels: number): Schema {
     new Field('width', new Int32(), false),
     new Field('n_segments', new Int32(), false),
     new Field('random_seed', new Int32(), false),
-    new Field('segments', new FixedSizeList(pixels, new Field('value', new Int32(), false)), false),
+    tensorField('segments', new Int32(), [height, width], ['height', 'width']),
   ]);
 }
 
-export function explanationsSchema(pixels: number): Schema {
+export function explanationsSchema(height: number, width: number): Schema {
   return new Schema([
     new Field('id', new Utf8(), false),
     new Field('index', new Int32(), false),
@@ -218,9 +219,9 @@ export function explanationsSchema(pixels: number): Schema {
     new Field('gt_iou', new Float64(), true),
     new Field('gt_iou_chance', new Float64(), true),
     new Field('overlay', new Utf8(), true),
-    new Field('local_exp_segments', new List(new Field('item', new Int32(), false)), false),
-    new Field('local_exp_weights', new List(new Field('item', new Float64(), false)), false),
-    new Field('mask', new FixedSizeList(pixels, new Field('value', new Int8(), false)), false),
+    new Field('local_exp_segments', listOf(new Int32()), false),
+    new Field('local_exp_weights', listOf(new Float64()), false),
+    tensorField('mask', new Int8(), [height, width], ['height', 'width']),
   ]);
 }
 

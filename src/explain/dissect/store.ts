@@ -8,7 +8,7 @@
 //                                   (image, unit) in image-then-unit order with columns
 //                                     image Int32 (index into the dataset's items), unit Int32,
 //                                     max Float32 (the per-image per-unit maximum),
-//                                     map FixedSizeList<Float32 | Float16>[height·width] (row-major feature map).
+//                                     map FixedSizeList<Float32 | Float16>[height·width] (row-major feature map), tagged arrow.fixed_shape_tensor [height, width].
 // Parts are read one at a time (never the whole layer): memory per part = batch × units × H × W values.
 // Only apache-arrow is imported at top level (allowed for stage modules).
 import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
@@ -20,7 +20,6 @@ import {
   Float32,
   Float64,
   Int32,
-  List,
   RecordBatch,
   Schema,
   Struct,
@@ -31,6 +30,7 @@ import {
   RecordBatchFileWriter,
   AsyncByteQueue,
 } from 'apache-arrow';
+import { listOf, tensorField } from '../../arrow/conventions.ts';
 import type { UpstreamOutputs } from '../../engine/types.ts';
 import type { BrodenDataset } from '../../data/types.ts';
 import type { ConceptSpace, UnitLabel } from '../../algo/dissect/index.ts';
@@ -192,12 +192,13 @@ export function encodePart(images: ArrayLike<number>, act: Float32Array, units: 
   const child = half
     ? makeData({ type: new Float16(), length: rows * hw, nullCount: 0, data: half })
     : makeData({ type: new Float32(), length: rows * hw, nullCount: 0, data: act });
-  const listType = new FixedSizeList(hw, new Field('v', elem, false));
+  const mapField = tensorField('map', elem, [h, w], ['height', 'width'], { description: 'activation map of the unit on the image (row-major)' });
+  const listType = mapField.type;
   const fields = [
     new Field('image', new Int32(), false),
     new Field('unit', new Int32(), false),
     new Field('max', new Float32(), false),
-    new Field('map', listType, false),
+    mapField,
   ];
   const schema = new Schema(fields, new Map(Object.entries(meta)));
   const children = [
@@ -378,7 +379,7 @@ export function mapsTable(
   for (let i = 0; i < rows; i++) offsets[i + 1] = offsets[i] + maps[i].length;
   const flat = new Float32Array(offsets[rows]);
   maps.forEach((m, i) => flat.set(m, offsets[i]));
-  const listType = new List(new Field('v', new Float32(), false));
+  const listType = listOf(new Float32());
   fields.push(new Field(mapName, listType, false));
   children.push(makeData({ type: listType, length: rows, nullCount: 0, valueOffsets: offsets, child: makeData({ type: new Float32(), length: flat.length, nullCount: 0, data: flat }) }));
   const schema = new Schema(fields);
