@@ -10,7 +10,7 @@ import type { BenchFn } from './types.ts';
 
 const repo = resolve(import.meta.dirname, '..');
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const small = ['stages.shapes.count=40', 'stages.heldout.count=4', 'stages.lime.num_samples=100', 'stages.activations.batchSize=20'].flatMap((s) => ['--set', s]);
+const small = ['stages.shapes.count=40', 'stages.heldout.count=4', 'stages.lime.num_samples=100', 'stages.activations.batchSize=20', 'stages.descriptions.top_k=10'].flatMap((s) => ['--set', s]);
 
 const bench: BenchFn = async ({ quick }) => {
   const dir = mkdtempSync(join(tmpdir(), 'xai-bench-codekeys-'));

@@ -32,7 +32,7 @@ const bench: BenchFn = async ({ quick }) => {
       if (r.status !== 0) throw new Error(`xai ${args.join(' ')} failed: ${r.stderr}`);
       return performance.now() - t0;
     };
-    const small = quick ? ['--set', 'stages.shapes.count=40', '--set', 'stages.heldout.count=4', '--set', 'stages.lime.num_samples=100'] : [];
+    const small = quick ? ['stages.shapes.count=40', 'stages.heldout.count=4', 'stages.lime.num_samples=100', 'stages.descriptions.top_k=10'].flatMap((s) => ['--set', s]) : [];
     const demo = xai(['run', 'pipelines/demo.yaml', '--quiet', ...small]);
     const figures: BenchFigure[] = [];
     for (const format of ['parquet', 'csv', 'npy', 'jsonl']) {

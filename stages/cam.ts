@@ -194,7 +194,7 @@ export default {
       table: 'cams',
       items,
       id: (it) => it.id,
-      schema: camSchema(H * W),
+      schema: camSchema(H, W),
       batchSize: p.batch_size,
       chunkSize: Math.max(16, p.batch_size),
       batchFn: compute,

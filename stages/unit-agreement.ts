@@ -13,8 +13,28 @@ export default {
     clipdissect: { description: 'a describe-units stage over the same model', kinds: ['describe-units'] },
   },
   outputs: {
-    units: { description: 'layer, unit, netdissect, netdissect_category, iou, interpretable, clipdissect, clipdissect_category, similarity, same_concept, same_category', type: 'table' },
-    layers: { description: 'layer, units, interpretable, same_concept, same_category, same_concept_interpretable, same_category_interpretable', type: 'table' },
+    units: {
+      description: 'layer, unit, netdissect, netdissect_category, iou, interpretable, clipdissect, clipdissect_category, similarity, same_concept, same_category',
+      type: 'table',
+      columns: {
+        netdissect: "the unit's Network Dissection label",
+        netdissect_category: 'category of the Network Dissection label',
+        clipdissect: "the unit's CLIP-Dissect description",
+        clipdissect_category: 'category of the CLIP-Dissect description',
+        same_concept: 'both methods name the same concept',
+        same_category: 'both concepts are of the same category',
+      },
+    },
+    layers: {
+      description: 'layer, units, interpretable, same_concept, same_category, same_concept_interpretable, same_category_interpretable',
+      type: 'table',
+      columns: {
+        same_concept: 'units whose two labels are the same concept [count]',
+        same_category: 'units whose two labels are of the same category [count]',
+        same_concept_interpretable: 'Network Dissection-interpretable units with the same concept [count]',
+        same_category_interpretable: 'Network Dissection-interpretable units with the same category [count]',
+      },
+    },
   },
   async run(ctx) {
     const { Bool, Field, Float32, Int32, Schema, Utf8 } = await import('apache-arrow');

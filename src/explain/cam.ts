@@ -7,7 +7,8 @@
 // - one Model.gradients call per target layer, shared by all gradient methods (its logits give score/probability);
 // - Ablation-CAM: ceil(C / ablation batch) Model.forwardFrom calls per image and layer (C ablated rows);
 // - Score-CAM: ceil(C / score batch) Model.predict calls per image and layer (C masked inputs).
-import { Bool, Field, FixedSizeList, Float32, Int32, Schema, Utf8, type Table } from 'apache-arrow';
+import { Bool, Field, Float32, Int32, Schema, Utf8, type Table } from 'apache-arrow';
+import { tensorField } from '../arrow/conventions.ts';
 import {
   ablationCamWeights, aggregateLayers, argmaxTargets, eigenCam, eigenProjection, gradientCam, oneHotWeights, postprocessCam,
   scoreCamWeights, showCamOnImage, usesGradients, weightedActivations, weightedSum, type GradientCamMethod,
@@ -19,7 +20,7 @@ import { loadItemMask, loadItemRgb, type DatasetItem } from '../data/index.ts';
 import type { Model, ModelInfo, Tensor } from '../model/types.ts';
 import type { CamParams, Method } from '../../stages/cam.ts'; // the stage's params type (type-only)
 
-export function camSchema(pixels: number): Schema {
+export function camSchema(height: number, width: number): Schema {
   return new Schema([
     new Field('image', new Utf8(), false),
     new Field('index', new Int32(), false),
@@ -32,7 +33,7 @@ export function camSchema(pixels: number): Schema {
     new Field('label', new Utf8(), true),
     new Field('height', new Int32(), false),
     new Field('width', new Int32(), false),
-    new Field('cam', new FixedSizeList(pixels, new Field('value', new Float32(), false)), false),
+    tensorField('cam', new Float32(), [height, width], ['height', 'width']),
     new Field('peak_x', new Int32(), false),
     new Field('peak_y', new Int32(), false),
     new Field('in_mask', new Bool(), true),
