@@ -13,7 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { GraphBuilder } from '../../src/model/onnx/builder.ts';
-import { encodePng, decodeImage } from '../../src/image/io.ts';
+import { encodePng, encodeJpeg, decodeImage } from '../../src/image/io.ts';
 import { readArrowFile } from '../../src/arrow/io.ts';
 import { aggregateLayers, eigenCam, postprocessCam, showCamOnImage } from '../../src/algo/cam/index.ts';
 import { resizeAlignCorners } from '../../src/algo/resize.ts';
@@ -119,8 +119,11 @@ function xai(args: string[]) {
 }
 const uses = (kind: string) => JSON.stringify(join(repo, 'stages', `${kind}.ts`));
 
-before(() => {
+before(async () => {
   write('models/known.onnx', buildModel());
+  // two images that differ only by extension (their overlays must not collide)
+  write('images2/a.png', encodePng(pixels[0], S, S, 3));
+  write('images2/a.jpg', await encodeJpeg({ data: pixels[1], height: S, width: S }, 95));
   write('models/labels.txt', 'a\nb\nc\n');
   for (let i = 0; i < NIMG; i++) write(`images/img${i}.png`, encodePng(pixels[i], S, S, 3));
   write(
@@ -155,6 +158,17 @@ stages:
     uses: ${uses('cam')}
     inputs: { model: model, images: images }
     params: { methods: [gradcam], layers: [feat, pool], combine: separate, target: 2, overlay: { image_weight: 0.3 } }
+  topk:
+    uses: ${uses('cam')}
+    inputs: { model: model, images: images }
+    params: { methods: [gradcam, EigenGradCAM, ablationcam], layers: [feat], target: { top_k: 2, score: softmax }, ablation: { value: zero } }
+  images2:
+    uses: ${uses('dataset')}
+    params: { root: images2, labels: { from: none } }
+  collide:
+    uses: ${uses('cam')}
+    inputs: { model: model, images: images2 }
+    params: { methods: [gradcam], layers: [feat] }
 `,
   );
   write(
@@ -171,6 +185,22 @@ stages:
     uses: ${uses('cam')}
     inputs: { model: model, images: images }
     params: { methods: [gradcam, scorekam] }
+`,
+  );
+  write(
+    'pipelines/badtarget.yaml',
+    `name: badtarget
+stages:
+  images:
+    uses: ${uses('dataset')}
+    params: { root: images, labels: { from: none } }
+  model:
+    uses: ${uses('load-model')}
+    params: { path: models/known.onnx, labels: models/labels.txt, layers: { feat: feat } }
+  cams:
+    uses: ${uses('cam')}
+    inputs: { model: model, images: images }
+    params: { methods: [gradcam], target: { class: zebra, score: softmax } }
 `,
   );
   write(
@@ -264,7 +294,7 @@ test('cam stage: every method equals its closed form on a model built for it (ON
   }
   // Overlays: show_cam_on_image of the table's cam over the image.
   const row = rows.find((o) => o.image === 'img2.png' && o.method === 'scorecam')!;
-  assert.equal(row.overlay, 'overlays/scorecam/feat/img2.png');
+  assert.equal(row.overlay, 'overlays/scorecam/feat/img2.png.png');
   return decodeImage(readFileSync(join(dir, 'artifacts/p/all', row.overlay))).then((png) => {
     assert.deepEqual([png.width, png.height], [S, S]);
     assert.deepEqual(Buffer.from(png.data), Buffer.from(showCamOnImage(pixels[2], S, S, row.cam, 0.5)));
@@ -307,10 +337,71 @@ test('cam stage: several layers → mean of normalised cams; library ablation; t
   const sep = table('separate').rows;
   assert.equal(sep.length, NIMG * 2);
   assert.deepEqual(sep.slice(0, 2).map((o) => [o.layer, o.target, o.overlay]), [
-    ['feat', 2, 'overlays/gradcam/feat/img0.png'],
-    ['pool', 2, 'overlays/gradcam/pool/img0.png'],
+    ['feat', 2, 'overlays/gradcam/feat/img0.png.png'],
+    ['pool', 2, 'overlays/gradcam/pool/img0.png.png'],
   ]);
-  assert.ok(existsSync(join(dir, 'artifacts/p/separate/overlays/gradcam/pool/img3.png')));
+  assert.ok(existsSync(join(dir, 'artifacts/p/separate/overlays/gradcam/pool/img3.png.png')));
+});
+
+test('cam stage: top-k targets with the softmax score (ClassifierOutputSoftmaxTarget): one map per class, closed forms', () => {
+  const { rows } = table('topk');
+  assert.equal(rows.length, NIMG * 2 * 3);
+  for (let i = 0; i < NIMG; i++) {
+    const A = featOf(input(i));
+    const lg = logitsOf(input(i));
+    const sm = (z: number[]) => {
+      const e = z.map((v) => Math.exp(v - Math.max(...z)));
+      const s = e.reduce((p, q) => p + q, 0);
+      return e.map((v) => v / s);
+    };
+    const p = sm(lg);
+    const order = p.map((_, c) => c).sort((x, y) => p[y] - p[x]);
+    for (const [rank, c] of order.slice(0, 2).entries()) {
+      // ∂p_c/∂A_k = p_c·(M[c,k] − Σ_j p_j M[j,k]) / 16 at every position
+      const g = Array.from({ length: C }, (_, k) => (p[c] * (M[c * C + k] - p.reduce((s, pj, j) => s + pj * M[j * C + k], 0))) / 16);
+      // zero-ablating channel k subtracts M[j,k]·mean(A_k) from every logit j
+      const ab = Array.from({ length: C }, (_, k) => (p[c] - sm(lg.map((v, j) => v - M[j * C + k] * chanMean(A, k, 16)))[c]) / p[c]);
+      const gA = new Float32Array(C * 16);
+      for (let k = 0; k < C; k++) for (let q = 0; q < 16; q++) gA[k * 16 + q] = g[k] * A[k * 16 + q];
+      const expected: Record<string, Float32Array> = {
+        gradcam: sumW(A, 16, g),
+        eigengradcam: eigenCam({ data: gA, shape: [1, C, 4, 4] }), // EigenGradCAM = the 2-D projection of g ⊙ A
+        ablationcam: sumW(A, 16, ab),
+      };
+      for (const [m, raw] of Object.entries(expected)) {
+        const row = rows.find((o) => o.image === `img${i}.png` && o.method === m && o.target === c)!;
+        assert.ok(row, `${m} img${i} class ${c} (rank ${rank})`);
+        assert.ok(Math.abs(row.probability - p[c]) < 1e-5);
+        assert.equal(row.overlay, `overlays/${m}/feat/img${i}.png_class${c}.png`);
+        close(row.cam, aggregateLayers([postprocessCam(raw, 1, 4, 4, S, S)], 1, S, S), 2e-3, `${m} img${i} class ${c}`);
+      }
+    }
+  }
+});
+
+test('cam stage: overlay files are unique per item (a.png and a.jpg)', () => {
+  const { rows } = table('collide');
+  assert.deepEqual(rows.map((o) => [o.image, o.overlay]).sort(), [
+    ['a.jpg', 'overlays/gradcam/feat/a.jpg.png'],
+    ['a.png', 'overlays/gradcam/feat/a.png.png'],
+  ]);
+  for (const o of rows) assert.ok(existsSync(join(dir, 'artifacts/p/collide', o.overlay)));
+});
+
+test('overlayName: extension kept; a sanitised id gets its dataset index; the class per top-k map', async () => {
+  const { overlayName } = await import('../../src/explain/cam.ts');
+  assert.equal(overlayName('gradcam++', 'layer3+layer4', 'dir/a.png', 0), 'overlays/gradcam++/layer3+layer4/dir/a.png.png');
+  assert.notEqual(overlayName('gradcam', 'l', 'a b.png', 1), overlayName('gradcam', 'l', 'a_b.png', 2));
+  assert.equal(overlayName('gradcam', 'l', 'a b.png', 1), 'overlays/gradcam/l/a_b.png~1.png');
+  assert.equal(overlayName('gradcam', 'l', 'a.png', 3, 7), 'overlays/gradcam/l/a.png_class7.png');
+});
+
+test('cam stage: a target class not among the model labels is an error naming target.class', () => {
+  const res = xai(['run', 'pipelines/badtarget.yaml']);
+  assert.notEqual(res.code, 0, res.stderr); // known only once the model's labels are (at run time, as a bad layer)
+  assert.match(res.stderr, /stages\.cams\.params\.target\.class/);
+  assert.match(res.stderr, /no class named 'zebra'/);
+  assert.doesNotMatch(res.stderr, /\n\s+at /);
 });
 
 test('cam stage: an unknown method (exit 2) or layer is an error naming the param', () => {

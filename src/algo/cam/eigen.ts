@@ -11,7 +11,7 @@
 // the Krylov space is invariant or n-dimensional); G·v is applied as X(Xᵀv) until forming G becomes cheaper. X·v₁ =
 // σ₁·u₁ on the XXᵀ side.
 import type { Tensor } from '../../model/types.ts';
-import { dims4 } from './gradient.ts';
+import { dims4 } from './dims.ts';
 
 const EPS = 2.220446049250313e-16;
 /** Stopping rule: Ritz residual ≤ RESIDUAL_TOL·θ₁ (eigenvector error ≲ RESIDUAL_TOL·λ₁/(λ₁ − λ₂)). */
