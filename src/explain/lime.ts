@@ -4,8 +4,8 @@
 // over get_image_and_mask(positive_only=False)'s image), and the Arrow rows/schemas of the stage's tables.
 // Imported lazily by the stage (pulls the model/image modules); the bench runs the same functions.
 import { Field, FixedSizeList, Float32, Float64, Int32, Int8, List, Schema, Utf8, type Table } from 'apache-arrow';
-import { explainInstance, getImageAndMask, labelExplanation, segment, Rng, STREAM } from '../algo/lime/index.ts';
-import type { ExplainOptions, ImageExplanation, RgbImage, SegmentationSpec } from '../algo/lime/index.ts';
+import { explainInstance, getImageAndMask, labelExplanation, samplingRng, segment } from '../algo/lime/index.ts';
+import type { ExplainOptions, ImageExplanation, RgbImage, RngKind, SegmentationSpec } from '../algo/lime/index.ts';
 import type { Model } from '../model/types.ts';
 
 /** The stage's params (lime's names; see docs/lime.md). */
@@ -23,6 +23,8 @@ export interface LimeParams {
   model_regressor: number | { alpha: number } | null;
   random_seed: number | null;
   random_state: number | null;
+  /** 'xoshiro' (default) or 'numpy' (lime's own random streams; see src/algo/lime/rng.ts). */
+  rng?: RngKind;
   kernel_width: number;
   feature_selection: 'auto' | 'forward_selection' | 'highest_weights' | 'lasso_path' | 'none';
   mask: { positive_only?: boolean; negative_only?: boolean; hide_rest?: boolean; num_features?: number; min_weight?: number };
@@ -54,8 +56,8 @@ export function segmentationSpec(s: LimeParams['segmentation_fn']): Segmentation
 }
 
 /** The segmentation seed lime uses when random_seed is None: drawn from the explainer's random_state stream. */
-export function segmentationSeed(p: Pick<LimeParams, 'random_seed' | 'random_state'>): number {
-  return p.random_seed ?? new Rng(p.random_state ?? 0, STREAM.sampling).int(1000);
+export function segmentationSeed(p: Pick<LimeParams, 'random_seed' | 'random_state' | 'rng'>): number {
+  return p.random_seed ?? samplingRng(p.rng ?? 'xoshiro', p.random_state ?? 0).int(1000);
 }
 
 /** The segment map of one image, as explainInstance would compute it (same seed derivation). */
@@ -63,7 +65,7 @@ export function segmentImage(rgb: RgbImage, p: LimeParams): { segments: Int32Arr
   const t0 = performance.now();
   const randomSeed = segmentationSeed(p);
   const spec = segmentationSpec(p.segmentation_fn) ?? { type: 'quickshift', kernel_size: 4, max_dist: 200, ratio: 0.2, random_seed: randomSeed };
-  const s = segment(rgb, spec);
+  const s = segment(rgb, spec, { rng: p.rng });
   return { segments: s.segments, nSegments: s.nSegments, randomSeed, ms: performance.now() - t0 };
 }
 
@@ -94,6 +96,7 @@ export function explainOptions(p: LimeParams, model: Model, rgb: RgbImage, segme
     model_regressor: p.model_regressor,
     random_seed: p.random_seed,
     random_state: p.random_state,
+    rng: p.rng,
     kernel_width: p.kernel_width,
     feature_selection: p.feature_selection,
   };
