@@ -42,7 +42,7 @@ const M = Float32Array.from([1.5, -0.8, 0.6, 0.3, -0.4, 1.2, 0.9, -0.7, 0.8, 0.5
 const B = Float32Array.from([3, 2.5, 2]);
 const pixels: Uint8Array[] = Array.from({ length: NIMG }, () => Uint8Array.from({ length: S * S * 3 }, () => Math.floor(r() * 256)));
 
-function buildModel(): Uint8Array {
+function buildModel(withSoftmax = false): Uint8Array {
   const g = new GraphBuilder('known');
   const x = g.input('x', [null, 3, S, S]);
   const w = g.initializer('conv_w', convW, [C, 3, 4, 4]);
@@ -52,7 +52,7 @@ function buildModel(): Uint8Array {
   const gap = g.globalAveragePool(pool, 'gap');
   const flat = g.flatten(gap, 1, 'flat');
   const logits = g.gemm(flat, g.initializer('fc_w', M, [K, C]), g.initializer('fc_b', B, [K]), { transB: true }, 'logits');
-  g.output(logits, [null, K]);
+  g.output(withSoftmax ? g.softmax(logits, -1, 'probs') : logits, [null, K]);
   return g.encode();
 }
 
@@ -121,6 +121,7 @@ const uses = (kind: string) => JSON.stringify(join(repo, 'stages', `${kind}.ts`)
 
 before(async () => {
   write('models/known.onnx', buildModel());
+  write('models/known-softmax.onnx', buildModel(true)); // the same network exported with its softmax
   // two images that differ only by extension (their overlays must not collide)
   write('images2/a.png', encodePng(pixels[0], S, S, 3));
   write('images2/a.jpg', await encodeJpeg({ data: pixels[1], height: S, width: S }, 95));
@@ -162,6 +163,20 @@ stages:
     uses: ${uses('cam')}
     inputs: { model: model, images: images }
     params: { methods: [gradcam, EigenGradCAM, ablationcam], layers: [feat], target: { top_k: 2, score: softmax }, ablation: { value: zero } }
+  smodel:
+    uses: ${uses('load-model')}
+    params: { path: models/known-softmax.onnx, labels: models/labels.txt, input: { size: ${S}, mean: [${MEAN}], std: [${STD}] }, layers: { feat: feat } }
+  smodel_logits:
+    uses: ${uses('load-model')}
+    params: { path: models/known-softmax.onnx, output_type: logits, input: { size: ${S}, mean: [${MEAN}], std: [${STD}] }, layers: { feat: feat } }
+  ptop:
+    uses: ${uses('cam')}
+    inputs: { model: smodel, images: images }
+    params: { methods: [gradcam], layers: [feat], target: { top_k: 2, score: softmax }, overlay: { enabled: false } }
+  pforced:
+    uses: ${uses('cam')}
+    inputs: { model: smodel_logits, images: images }
+    params: { methods: [gradcam], layers: [feat], overlay: { enabled: false } }
   images2:
     uses: ${uses('dataset')}
     params: { root: images2, labels: { from: none } }
@@ -376,6 +391,32 @@ test('cam stage: top-k targets with the softmax score (ClassifierOutputSoftmaxTa
         close(row.cam, aggregateLayers([postprocessCam(raw, 1, 4, 4, S, S)], 1, S, S), 2e-3, `${m} img${i} class ${c}`);
       }
     }
+  }
+});
+
+test('a model exported with its softmax: load-model detects probabilities; the softmax target and the probability column use them as they are', () => {
+  const meta = (stage: string) => JSON.parse(readFileSync(join(dir, `artifacts/p/${stage}/manifest.json`), 'utf8')).meta;
+  assert.equal(meta('model').output_type, 'logits');
+  assert.equal(meta('smodel').output_type, 'probabilities');
+  assert.equal(meta('smodel').config.output_type, 'probabilities');
+  assert.equal(meta('smodel_logits').output_type, 'logits'); // the config key overrides the detection
+  const ref = table('topk').rows.filter((o) => o.method === 'gradcam');
+  const got = table('ptop').rows;
+  assert.equal(got.length, ref.length);
+  for (const r of ref) {
+    const g = got.find((o) => o.image === r.image && o.target === r.target)!;
+    assert.ok(g, `${r.image} class ${r.target}`);
+    assert.ok(Math.abs(g.probability - r.probability) < 1e-6, 'probability = the output, not its softmax');
+    assert.ok(Math.abs(g.score - r.probability) < 1e-6, 'score = the output');
+    close(g.cam, r.cam, 2e-3, `${r.image} class ${r.target}`);
+  }
+  // forced 'logits': the runtime squashes the probabilities again (what the detection avoids)
+  for (const o of table('pforced').rows) {
+    const p = logitsOf(input(Number(o.image.slice(3, 4))));
+    const e = p.map((v) => Math.exp(v - Math.max(...p)));
+    const probs = e.map((v) => v / e.reduce((a, b) => a + b, 0));
+    const sq = probs.map((v) => Math.exp(v));
+    assert.ok(Math.abs(o.probability - sq[o.target] / sq.reduce((a, b) => a + b, 0)) < 1e-5);
   }
 });
 
