@@ -522,3 +522,18 @@ describe('EigenCAM eigen-solver against a brute-force Jacobi reference', () => {
     close(eigenProjection(T(withNaN, [1, 3, 2, 2])), eigenProjection(T(withNaN.map((e) => (Number.isNaN(e) ? 0 : e)), [1, 3, 2, 2])), 0);
   });
 });
+
+test("the CAM registry is the one method list: docs/cam.md's table lists exactly its methods and class names", async () => {
+  const { CAM_METHOD_SPECS, canonicalMethod } = await import('../../src/algo/cam/methods.ts');
+  const { readFileSync } = await import('node:fs');
+  const all = readFileSync(new URL('../../docs/cam.md', import.meta.url), 'utf8');
+  const doc = all.slice(all.indexOf('## Methods'), all.indexOf('\n## ', all.indexOf('## Methods') + 3));
+  const rows = [...doc.matchAll(/^\| `([a-z+]+)` \| (\w+) \|/gm)].map((m) => [m[1], m[2]]);
+  assert.deepEqual(rows, CAM_METHOD_SPECS.map((m) => [m.name, m.className]));
+  for (const m of CAM_METHOD_SPECS) {
+    assert.equal(canonicalMethod(m.className), m.name);
+    assert.equal(canonicalMethod(m.name.toUpperCase()), m.name);
+  }
+  assert.equal(canonicalMethod('grad-cam-pp'), 'gradcam++');
+  assert.equal(canonicalMethod('Eigen Grad CAM'), 'eigengradcam');
+});
