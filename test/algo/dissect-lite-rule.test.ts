@@ -25,11 +25,11 @@ const features = Float32Array.from([...row3([0, 1, 2, 3]), ...row3([0, 1]), ...n
 const thresholds = [0.5, 0.5, 0.5, 0.1];
 
 test("conceptSpace: each label under its primary category only (largest coverage among the open categories; ties and none → the later one)", () => {
-  assert.deepEqual([...space.primaryCategory], [1, 0, 1, 0]);
+  assert.deepEqual(Array.from(space.primaryCategory), [1, 0, 1, 0]);
   assert.deepEqual(space.labelCategories, [[1], [0], [1], [0]]);
   assert.equal(space.names[0], ''); // no row 0 in label.csv → Lite's empty name
   // with 'part' the only open category, wheel's primary is part
-  assert.deepEqual([...conceptSpace(ds, ['part']).primaryCategory], [0, 0, 0, 0]);
+  assert.deepEqual(Array.from(conceptSpace(ds, ["part"]).primaryCategory), [0, 0, 0, 0]);
   // a coverage tie goes to the later category
   const tie = [{ ...concepts[0], categoryCoverage: { object: 0.3, part: 0.3 } }];
   assert.equal(conceptSpace({ concepts: tie, concept: (id) => tie.find((c) => c.id === id) }, ['object', 'part']).primaryCategory[1], 1);
