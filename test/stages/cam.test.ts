@@ -186,54 +186,27 @@ stages:
     params: { methods: [gradcam], layers: [feat] }
 `,
   );
-  write(
-    'pipelines/bad.yaml',
-    `name: bad
+  // small pipelines that fail: the dataset, a load-model stage with `model` params, then the cam stage's params
+  const failing = (name: string, model: string, cams: string) =>
+    write(
+      `pipelines/${name}.yaml`,
+      `name: ${name}
 stages:
   images:
     uses: ${uses('dataset')}
     params: { root: images, labels: { from: none } }
   model:
     uses: ${uses('load-model')}
-    params: { path: models/known.onnx }
+    params: { path: models/known.onnx${model} }
   cams:
     uses: ${uses('cam')}
     inputs: { model: model, images: images }
-    params: { methods: [gradcam, scorekam] }
+    params: ${cams}
 `,
-  );
-  write(
-    'pipelines/badtarget.yaml',
-    `name: badtarget
-stages:
-  images:
-    uses: ${uses('dataset')}
-    params: { root: images, labels: { from: none } }
-  model:
-    uses: ${uses('load-model')}
-    params: { path: models/known.onnx, labels: models/labels.txt, layers: { feat: feat } }
-  cams:
-    uses: ${uses('cam')}
-    inputs: { model: model, images: images }
-    params: { methods: [gradcam], target: { class: zebra, score: softmax } }
-`,
-  );
-  write(
-    'pipelines/badlayer.yaml',
-    `name: badlayer
-stages:
-  images:
-    uses: ${uses('dataset')}
-    params: { root: images, labels: { from: none } }
-  model:
-    uses: ${uses('load-model')}
-    params: { path: models/known.onnx, layers: { feat: feat } }
-  cams:
-    uses: ${uses('cam')}
-    inputs: { model: model, images: images }
-    params: { methods: [gradcam], layers: [feet] }
-`,
-  );
+    );
+  failing('bad', '', '{ methods: [gradcam, scorekam] }');
+  failing('badtarget', ', labels: models/labels.txt, layers: { feat: feat }', '{ methods: [gradcam], target: { class: zebra, score: softmax } }');
+  failing('badlayer', ', layers: { feat: feat }', '{ methods: [gradcam], layers: [feet] }');
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
