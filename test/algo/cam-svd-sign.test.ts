@@ -1,0 +1,46 @@
+// EigenCAM's sign against numpy: np.linalg.svd(X, full_matrices=True)[2][0] (LAPACK dgesdd) for 36 centred
+// activation-like matrices of the layer shapes (H·W × C from 12×20 to 784×128), rebuilt here bit for bit from their
+// mulberry32 seeds (test/fixtures/cam/svd-sign.json, written by scripts/fixtures/svd_sign.py).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { eigenCam } from '../../src/algo/cam/index.ts';
+import { mulberry32 } from '../../src/algo/mulberry32.ts';
+
+const { cases } = JSON.parse(readFileSync(new URL('../fixtures/cam/svd-sign.json', import.meta.url), 'utf8'));
+
+/** acts[k·hw + p] (C × H·W) float32, as svd_sign.py's activations(): ReLU(noise + row factor · channel weight). */
+function activations(seed: number, hw: number, c: number): Float32Array {
+  const r = mulberry32(seed);
+  const row = Array.from({ length: hw }, () => (r() + r() - 1.0) * 2.0);
+  const col = Array.from({ length: c }, () => r());
+  const a = new Float32Array(c * hw);
+  for (let k = 0; k < c; k++) {
+    for (let p = 0; p < hw; p++) {
+      const v = r() + r() + r() - 1.5 + row[p] * col[k];
+      a[k * hw + p] = v > 0 ? v : 0;
+    }
+  }
+  return a;
+}
+
+test("EigenCAM's projection = X·VT[0] of numpy's SVD, sign included, on 36 activation-like matrices", () => {
+  assert.equal(cases.length, 36);
+  for (const cs of cases) {
+    const { hw, c } = cs;
+    const a = activations(cs.seed, hw, c);
+    const got = eigenCam({ data: a, shape: [1, c, 1, hw] });
+    // numpy's projection: the float32-centred X times its VT[0]
+    const want = new Float64Array(hw);
+    for (let k = 0; k < c; k++) {
+      let mean = 0;
+      for (let p = 0; p < hw; p++) mean += a[k * hw + p];
+      mean = Math.fround(mean / hw);
+      for (let p = 0; p < hw; p++) want[p] += Math.fround(a[k * hw + p] - mean) * cs.vt0[k];
+    }
+    const scale = Math.max(...want.map(Math.abs));
+    let err = 0;
+    for (let p = 0; p < hw; p++) err = Math.max(err, Math.abs(got[p] - want[p]));
+    assert.ok(err <= 1e-4 * scale, `${hw}×${c} seed ${cs.seed} (σ₂/σ₁ ${cs.gap.toFixed(2)}): max |Δ| ${err} of ${scale}`);
+  }
+});
