@@ -10,9 +10,9 @@
 //      singular values and the descending sort act on y; LAPACK's first row is then sign(y₀)·v_B.
 // xBDSDC (what gesdd calls) uses divide and conquer above 25 rows (xLASD0); its first singular vector carries
 // xBDSQR's sign except where a merge (xLASD2) does not deflate it — its entry in the merge's updating row is of
-// rounding size, so that decision follows LAPACK's rounding. Measured against numpy 1.24 (OpenBLAS 0.3.21's LAPACK):
-// equal on 207 of 210 activation-like matrices (the 3 others: 27 and 30 rows) and on 11 of 12 demo-model activation
-// matrices (the other: 64 rows, σ₂/σ₁ = 0.97); scripts/fixtures/svd_sign*.py.
+// rounding size, so that decision follows LAPACK's rounding. Against numpy 1.24 (OpenBLAS 0.3.21's LAPACK): equal on
+// 36 of 36 activation-like matrices and 11 of 12 demo-model activation matrices (the other: 64 rows, σ₂/σ₁ = 0.97;
+// scripts/fixtures/svd_sign*.py), 3 of 4 tensors of scripts/fixtures/cam_eigen.py (the other: 30 rows).
 // numpy's linalg computes in double precision whatever the input (float32 activations go to dgesdd), so this is
 // float64 arithmetic with dgesdd's tolerances; xLARTG is LAPACK ≥ 3.10's (c ≥ 0, r = sign(f)·√(f² + g²)). The sign is only decidable when σ₁ is separated from σ₂: with
 // σ₂/σ₁ → 1 the top vector itself is ill-conditioned and LAPACK's sign follows its rounding (tests: numpy fixtures).
