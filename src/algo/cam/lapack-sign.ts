@@ -5,17 +5,17 @@
 //      when the matrix has at least as many rows as columns, else lower);
 //   2. the top singular vector of B from ours: u_B = Qᵀu (the left reflectors applied to u; u_R = R·v/σ on the QR
 //      path, u_L = u on the LQ path), v_B = Bᵀu_B/σ;
-//   3. xBDSQR's implicit QR iterations on (d, e) (a lower B first rotated to upper by xLARTG, which leaves VT
-//      alone), with VT tracked only through y = VT·v_B: the same rotations (xLASR / xROT), sign flips of negative
-//      singular values and the descending sort act on y; LAPACK's first row is then sign(y₀)·v_B.
-// xBDSDC (what gesdd calls) uses divide and conquer above 25 rows (xLASD0); its first singular vector carries
-// xBDSQR's sign except where a merge (xLASD2) does not deflate it — its entry in the merge's updating row is of
-// rounding size, so that decision follows LAPACK's rounding. Against numpy 1.24 (OpenBLAS 0.3.21's LAPACK): equal on
-// 36 of 36 activation-like matrices and 11 of 12 demo-model activation matrices (the other: 64 rows, σ₂/σ₁ = 0.97;
-// scripts/fixtures/svd_sign*.py), 3 of 4 tensors of scripts/fixtures/cam_eigen.py (the other: 30 rows).
+//   3. xBDSDC (a lower B first rotated to upper by xLARTG, which leaves VT alone): up to 25 rows xBDSQR's implicit
+//      QR iterations, with VT tracked only through y = VT·v_B (the same rotations, sign flips of negative singular
+//      values and the descending sort act on y; LAPACK's first row is then sign(y₀)·v_B); above, its divide and
+//      conquer as far as the top vector is concerned (divideAndConquerSign: the leftmost leaf's xLASDQ, then the
+//      deflation test of the merge above it).
+// Against numpy 1.24 (OpenBLAS 0.3.21's LAPACK): equal on all 36 + 210 activation-like matrices, the 12 demo-model
+// activation matrices and the 8 tensors of scripts/fixtures/cam_eigen.py (scripts/fixtures/svd_sign*.py).
 // numpy's linalg computes in double precision whatever the input (float32 activations go to dgesdd), so this is
 // float64 arithmetic with dgesdd's tolerances; xLARTG is LAPACK ≥ 3.10's (c ≥ 0, r = sign(f)·√(f² + g²)). The sign is only decidable when σ₁ is separated from σ₂: with
-// σ₂/σ₁ → 1 the top vector itself is ill-conditioned and LAPACK's sign follows its rounding (tests: numpy fixtures).
+// σ₂/σ₁ → 1 the top vector itself is ill-conditioned and LAPACK's sign follows its rounding; so does the deflation
+// test when its entry lies within rounding of the tolerance (tests: numpy fixtures).
 
 const EPS = 2 ** -53; // dlamch('Epsilon')
 const UNFL = 2 ** -1022; // dlamch('Safe minimum')
@@ -119,10 +119,11 @@ function lasv2(f: number, g: number, h: number): [number, number, number, number
 }
 
 /**
- * xBDSQR on the upper bidiagonal (d, e) (n, n − 1; modified), with VT = I tracked through y = VT·y₀ (y modified
- * in place). Returns false when it did not converge (xBDSQR's INFO > 0).
+ * xBDSQR on the upper bidiagonal (d, e) (n, n − 1; modified), applied to the n × w row-major matrix y (modified in
+ * place) as to VT's first n rows: y = VT·y₀ for a column y₀ (w = 1), or VT itself from y₀ = I. Returns false when
+ * it did not converge (xBDSQR's INFO > 0).
  */
-export function bdsqrTrack(d: Float64Array, e: Float64Array, y: Float64Array): boolean {
+export function bdsqrTrack(d: Float64Array, e: Float64Array, y: Float64Array, w = 1): boolean {
   const n = d.length;
   // 1-based views, as the Fortran
   const D = (i: number) => d[i - 1];
@@ -131,9 +132,12 @@ export function bdsqrTrack(d: Float64Array, e: Float64Array, y: Float64Array): b
   const setE = (i: number, v: number) => (e[i - 1] = v);
   // rotation of rows (a, b) of VT: a ← c·a + s·b, b ← c·b − s·a (xROT; xLASR 'L','V' with (c, s))
   const rot = (a: number, b: number, c: number, s: number) => {
-    const ya = y[a - 1], yb = y[b - 1];
-    y[b - 1] = c * yb - s * ya;
-    y[a - 1] = s * yb + c * ya;
+    const oa = (a - 1) * w, ob = (b - 1) * w;
+    for (let j = 0; j < w; j++) {
+      const ya = y[oa + j], yb = y[ob + j];
+      y[ob + j] = c * yb - s * ya;
+      y[oa + j] = s * yb + c * ya;
+    }
   };
   if (n > 1) {
     const tolmul = Math.max(10, Math.min(100, EPS ** -0.125));
@@ -343,7 +347,7 @@ export function bdsqrTrack(d: Float64Array, e: Float64Array, y: Float64Array): b
     if (D(i) === 0) setD(i, 0);
     if (D(i) < 0) {
       setD(i, -D(i));
-      y[i - 1] = -y[i - 1];
+      for (let j = 0; j < w; j++) y[(i - 1) * w + j] = -y[(i - 1) * w + j];
     }
   }
   for (let i = 1; i <= n - 1; i++) {
@@ -358,7 +362,7 @@ export function bdsqrTrack(d: Float64Array, e: Float64Array, y: Float64Array): b
     if (isub !== n + 1 - i) {
       setD(isub, D(n + 1 - i));
       setD(n + 1 - i, smin);
-      [y[isub - 1], y[n - i]] = [y[n - i], y[isub - 1]];
+      for (let j = 0; j < w; j++) [y[(isub - 1) * w + j], y[(n - i) * w + j]] = [y[(n - i) * w + j], y[(isub - 1) * w + j]];
     }
   }
   return true;
@@ -525,6 +529,71 @@ export function lapackTopSign(X: Float64Array, m: number, n: number, v: Float64A
       d[i + 1] = cs * d[i + 1];
     }
   }
-  bdsqrTrack(d, e, y);
-  return y[0] < 0 ? -1 : 1;
+  if (k <= SMLSIZ) {
+    bdsqrTrack(d, e, y); // xBDSDC → xLASDQ (square) → xBDSQR
+    return y[0] < 0 ? -1 : 1;
+  }
+  return divideAndConquerSign(d, e, y);
+}
+
+/** xBDSDC's divide-and-conquer threshold (ILAENV's SMLSIZ). */
+const SMLSIZ = 25;
+
+/**
+ * xBDSDC above SMLSIZ rows (xLASD0): the bidiagonal is split recursively (xLASDT: a node of n rows has a left part of
+ * ⌊n/2⌋ rows, then its centre row) and the leaves are solved by xLASDQ. The top singular vector lives in the leading
+ * rows of a Householder bidiagonal, so it starts on the leftmost leaf (rows 0..nl−1, columns 0..nl, SQRE = 1:
+ * xLASDQ rotates it to lower bidiagonal by right rotations, applied to VT, back to upper by left rotations, then runs
+ * xBDSQR). At the merge above that leaf (xLASD1/2/3, centre row nl, α = d[nl], β = e[nl]) its entry z = α·w[nl]
+ * of the updating row (w: the leaf's top vector as xLASDQ computes it) is compared with xLASD2's tolerance
+ * 8·ε·max(|α|, |β|, σ_leaf): at or below it the vector is deflated and copied unchanged — with zeros outside the leaf,
+ * so every merge above deflates it too; above it xLASD3 recomputes it from the secular equation,
+ * v ∝ Σ_j z_j / (d_j² − σ²)·(child vector j), dominated by w with a negative denominator: v ≈ −sign(z)·w. Then the
+ * merges above are assumed to deflate it again (not followed further).
+ */
+function divideAndConquerSign(d: Float64Array, e: Float64Array, y: Float64Array): number {
+  const k = d.length;
+  const levels = Math.floor(Math.log(k / (SMLSIZ + 1)) / Math.log(2)) + 1;
+  let nl = Math.floor(k / 2);
+  for (let l = 1; l < levels; l++) nl = Math.floor(nl / 2);
+  const dl = d.slice(0, nl);
+  const el = e.slice(0, nl); // el[nl − 1] couples the extra column nl
+  const w = nl + 1;
+  const vt = new Float64Array(w * w); // the leaf's VT, from I
+  for (let i = 0; i < w; i++) vt[i * w + i] = 1;
+  // upper nl × (nl + 1) → lower nl × nl: rotations on the right, applied to VT's rows (xLASR 'L', 'V', 'F')
+  const cs = new Float64Array(nl), sn = new Float64Array(nl);
+  for (let i = 0; i < nl; i++) {
+    const [c, s, r] = lartg(dl[i], el[i]);
+    dl[i] = r;
+    if (i < nl - 1) {
+      el[i] = s * dl[i + 1];
+      dl[i + 1] = c * dl[i + 1];
+    } else el[i] = 0;
+    cs[i] = c;
+    sn[i] = s;
+  }
+  for (let i = 0; i < nl; i++) {
+    for (let j = 0; j < w; j++) {
+      const ya = vt[i * w + j], yb = vt[(i + 1) * w + j];
+      vt[(i + 1) * w + j] = cs[i] * yb - sn[i] * ya;
+      vt[i * w + j] = sn[i] * yb + cs[i] * ya;
+    }
+  }
+  // lower → upper: rotations on the left (U only)
+  for (let i = 0; i < nl - 1; i++) {
+    const [c, s, r] = lartg(dl[i], el[i]);
+    dl[i] = r;
+    el[i] = s * dl[i + 1];
+    dl[i + 1] = c * dl[i + 1];
+  }
+  bdsqrTrack(dl, el.subarray(0, nl - 1), vt.subarray(0, nl * w), w);
+  // the leaf's top vector (row 0 after the descending sort) against ours
+  let dot = 0;
+  for (let j = 0; j < w; j++) dot += vt[j] * y[j];
+  const sLeaf = dot < 0 ? -1 : 1;
+  const alpha = d[nl], beta = nl < e.length ? e[nl] : 0;
+  const z = alpha * vt[nl];
+  if (Math.abs(z) <= 8 * EPS * Math.max(Math.abs(alpha), Math.abs(beta), dl[0])) return sLeaf;
+  return z < 0 ? sLeaf : -sLeaf;
 }
