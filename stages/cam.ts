@@ -106,7 +106,7 @@ export default {
         'cam (FixedSizeList<Float32> H·W, row-major, in [0,1]), peak_x, peak_y, in_mask (cam maximum inside the ground-truth mask), overlay',
       type: 'table',
     },
-    overlays: { description: 'overlays/<method>/<layer>/<image id>.png (extension kept: a.jpg → a.jpg.png; _class<k> per top_k class): jet heat map blended with the image (show_cam_on_image)', type: 'files' },
+    overlays: { description: 'overlays/<method>/<layer>/<image id>.png (extension kept: a.jpg → a.jpg.png; ~class<k> per top_k class): jet heat map blended with the image (show_cam_on_image)', type: 'files' },
   },
   check(params, ctx) {
     const at = (f: string) => `stages.${ctx.stageId}.params.${f}`;

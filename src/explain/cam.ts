@@ -173,11 +173,11 @@ function safe(s: string, keepSlash = false): string {
 /**
  * Overlay file of an item: `<image id>.png` with the id's extension kept (a.png and a.jpg give a.png.png and
  * a.jpg.png); an id that needs sanitising gets `~<dataset index>` (ids are unique, `~` never survives sanitising, so
- * names are unique per item); `_class<k>` when the image has several targets (top_k).
+ * names are unique per item); `~class<k>` when the image has several targets (top_k).
  */
 export function overlayName(method: string, layerKey: string, id: string, index: number, cls?: number): string {
   const s = safe(id, true);
-  return `overlays/${safe(method)}/${safe(layerKey)}/${s}${s === id ? '' : `~${index}`}${cls === undefined ? '' : `_class${cls}`}.png`;
+  return `overlays/${safe(method)}/${safe(layerKey)}/${s}${s === id ? '' : `~${index}`}${cls === undefined ? '' : `~class${cls}`}.png`;
 }
 
 const logitsLayerCache = new WeakMap<Model, string | null>();

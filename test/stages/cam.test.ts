@@ -360,7 +360,7 @@ test('cam stage: top-k targets with the softmax score (ClassifierOutputSoftmaxTa
         const row = rows.find((o) => o.image === `img${i}.png` && o.method === m && o.target === c)!;
         assert.ok(row, `${m} img${i} class ${c} (rank ${rank})`);
         assert.ok(Math.abs(row.probability - p[c]) < 1e-5);
-        assert.equal(row.overlay, `overlays/${m}/feat/img${i}.png_class${c}.png`);
+        assert.equal(row.overlay, `overlays/${m}/feat/img${i}.png~class${c}.png`);
         close(row.cam, aggregateLayers([postprocessCam(raw, 1, 4, 4, S, S)], 1, S, S), 2e-3, `${m} img${i} class ${c}`);
       }
     }
@@ -407,7 +407,7 @@ test('overlayName: extension kept; a sanitised id gets its dataset index; the cl
   assert.equal(overlayName('gradcam++', 'layer3+layer4', 'dir/a.png', 0), 'overlays/gradcam++/layer3+layer4/dir/a.png.png');
   assert.notEqual(overlayName('gradcam', 'l', 'a b.png', 1), overlayName('gradcam', 'l', 'a_b.png', 2));
   assert.equal(overlayName('gradcam', 'l', 'a b.png', 1), 'overlays/gradcam/l/a_b.png~1.png');
-  assert.equal(overlayName('gradcam', 'l', 'a.png', 3, 7), 'overlays/gradcam/l/a.png_class7.png');
+  assert.equal(overlayName('gradcam', 'l', 'a.png', 3, 7), 'overlays/gradcam/l/a.png~class7.png');
 });
 
 test('cam stage: a target class not among the model labels is an error naming target.class', () => {
