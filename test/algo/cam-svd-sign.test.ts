@@ -24,20 +24,25 @@ function activations(seed: number, hw: number, c: number): Float32Array {
   return a;
 }
 
+/** numpy's projection of one image's activations a (C × H·W): the float32-centred X times VT[0]. */
+function numpyProjection(a: ArrayLike<number>, c: number, hw: number, vt0: number[]): Float64Array {
+  const want = new Float64Array(hw);
+  for (let k = 0; k < c; k++) {
+    let mean = 0;
+    for (let p = 0; p < hw; p++) mean += a[k * hw + p];
+    mean = Math.fround(mean / hw);
+    for (let p = 0; p < hw; p++) want[p] += Math.fround(a[k * hw + p] - mean) * vt0[k];
+  }
+  return want;
+}
+
 test("EigenCAM's projection = X·VT[0] of numpy's SVD, sign included, on 36 activation-like matrices", () => {
   assert.equal(cases.length, 36);
   for (const cs of cases) {
     const { hw, c } = cs;
     const a = activations(cs.seed, hw, c);
     const got = eigenCam({ data: a, shape: [1, c, 1, hw] });
-    // numpy's projection: the float32-centred X times its VT[0]
-    const want = new Float64Array(hw);
-    for (let k = 0; k < c; k++) {
-      let mean = 0;
-      for (let p = 0; p < hw; p++) mean += a[k * hw + p];
-      mean = Math.fround(mean / hw);
-      for (let p = 0; p < hw; p++) want[p] += Math.fround(a[k * hw + p] - mean) * cs.vt0[k];
-    }
+    const want = numpyProjection(a, c, hw, cs.vt0);
     const scale = Math.max(...want.map(Math.abs));
     let err = 0;
     for (let p = 0; p < hw; p++) err = Math.max(err, Math.abs(got[p] - want[p]));
@@ -76,13 +81,7 @@ test("EigenCAM's sign on real activations: the demo model's layer2 and layer3 on
     const proj = eigenCam(acts[layer]);
     for (let i = 0; i < n; i++) {
       const a = acts[layer].data.subarray(i * c * hw, (i + 1) * c * hw);
-      const want = new Float64Array(hw);
-      for (let k = 0; k < c; k++) {
-        let mean = 0;
-        for (let p = 0; p < hw; p++) mean += a[k * hw + p];
-        mean = Math.fround(mean / hw);
-        for (let p = 0; p < hw; p++) want[p] += Math.fround(a[k * hw + p] - mean) * rows[i].vt0[k];
-      }
+      const want = numpyProjection(a, c, hw, rows[i].vt0);
       let dot = 0;
       for (let p = 0; p < hw; p++) dot += proj[i * hw + p] * want[p];
       report.push(`${layer} image ${i} (σ₂/σ₁ ${rows[i].gap.toFixed(2)}): ${dot > 0 ? 'same sign' : 'OPPOSITE'}`);

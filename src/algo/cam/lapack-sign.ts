@@ -520,20 +520,22 @@ export function lapackTopSign(X: Float64Array, m: number, n: number, v: Float64A
     if (!upper && j < k - 1) s += e[j] * uu[j + 1];
     y[j] = s / sigma;
   }
-  if (!upper) {
-    // lower → upper by rotations on the left (U only; VT untouched), as xBDSDC / xBDSQR
-    for (let i = 0; i < k - 1; i++) {
-      const [cs, sn, r] = lartg(d[i], e[i]);
-      d[i] = r;
-      e[i] = sn * d[i + 1];
-      d[i + 1] = cs * d[i + 1];
-    }
-  }
+  if (!upper) lowerToUpper(d, e, k); // as xBDSDC / xBDSQR: rotations on the left (U only; VT untouched)
   if (k <= SMLSIZ) {
     bdsqrTrack(d, e, y); // xBDSDC → xLASDQ (square) → xBDSQR
     return y[0] < 0 ? -1 : 1;
   }
   return divideAndConquerSign(d, e, y);
+}
+
+/** A lower bidiagonal (d, e; n) made upper by xLARTG rotations from the left, in place (U only, VT untouched). */
+function lowerToUpper(d: Float64Array, e: Float64Array, n: number): void {
+  for (let i = 0; i < n - 1; i++) {
+    const [c, s, r] = lartg(d[i], e[i]);
+    d[i] = r;
+    e[i] = s * d[i + 1];
+    d[i + 1] = c * d[i + 1];
+  }
 }
 
 /** xBDSDC's divide-and-conquer threshold (ILAENV's SMLSIZ). */
@@ -580,13 +582,7 @@ function divideAndConquerSign(d: Float64Array, e: Float64Array, y: Float64Array)
       vt[i * w + j] = sn[i] * yb + cs[i] * ya;
     }
   }
-  // lower → upper: rotations on the left (U only)
-  for (let i = 0; i < nl - 1; i++) {
-    const [c, s, r] = lartg(dl[i], el[i]);
-    dl[i] = r;
-    el[i] = s * dl[i + 1];
-    dl[i + 1] = c * dl[i + 1];
-  }
+  lowerToUpper(dl, el, nl); // rotations on the left (U only)
   bdsqrTrack(dl, el.subarray(0, nl - 1), vt.subarray(0, nl * w), w);
   // the leaf's top vector (row 0 after the descending sort) against ours
   let dot = 0;
