@@ -11,7 +11,8 @@
 //      conquer as far as the top vector is concerned (divideAndConquerSign: the leftmost leaf's xLASDQ, then the
 //      deflation test of the merge above it).
 // Against numpy 1.24 (OpenBLAS 0.3.21's LAPACK): equal on all 36 + 210 activation-like matrices, the 12 demo-model
-// activation matrices and the 8 tensors of scripts/fixtures/cam_eigen.py (scripts/fixtures/svd_sign*.py).
+// activation matrices and the 8 tensors of scripts/fixtures/cam_eigen.py (scripts/fixtures/svd_sign*.py). Not
+// followed: merges that build a top vector spread over several leaves (close σ₁, σ₂; see docs/cam.md).
 // numpy's linalg computes in double precision whatever the input (float32 activations go to dgesdd), so this is
 // float64 arithmetic with dgesdd's tolerances; xLARTG is LAPACK ≥ 3.10's (c ≥ 0, r = sign(f)·√(f² + g²)). The sign is only decidable when σ₁ is separated from σ₂: with
 // σ₂/σ₁ → 1 the top vector itself is ill-conditioned and LAPACK's sign follows its rounding; so does the deflation
