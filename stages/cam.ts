@@ -8,46 +8,10 @@
 import type { Json, StageDef, UpstreamOutputs } from '../src/engine/types.ts';
 import { ConfigError } from '../src/engine/errors.ts';
 import { imageFitSchema, limitSchema, modelImagesInputs } from '../src/explain/params.ts';
+import { CAM_METHOD_SPECS, canonicalMethod } from '../src/algo/cam/methods.ts';
+import type { CamParams } from '../src/explain/cam.ts';
 
-/** Canonical method names: the `--method` names of pytorch-grad-cam's cam.py. */
-export const METHODS = ['gradcam', 'gradcam++', 'xgradcam', 'hirescam', 'layercam', 'eigencam', 'ablationcam', 'scorecam'] as const;
-export type Method = (typeof METHODS)[number];
-
-/** Accepted spellings (case, '-', '_' and spaces ignored) → canonical name; the library's class names included. */
-const ALIASES: Record<string, Method> = {
-  gradcam: 'gradcam',
-  'gradcam++': 'gradcam++',
-  gradcampp: 'gradcam++',
-  gradcamplusplus: 'gradcam++',
-  xgradcam: 'xgradcam',
-  hirescam: 'hirescam',
-  layercam: 'layercam',
-  eigencam: 'eigencam',
-  ablationcam: 'ablationcam',
-  scorecam: 'scorecam',
-};
-
-/** Canonical method name of a user spelling, or undefined. */
-export function canonicalMethod(name: string): Method | undefined {
-  return ALIASES[name.toLowerCase().replace(/[-_\s]/g, '')];
-}
-
-export type TargetSpec = 'top1' | 'label' | number | string;
-
-export interface CamParams {
-  methods: string[];
-  layers?: string[];
-  combine: 'mean' | 'separate';
-  target: TargetSpec;
-  targets?: Record<string, number | string>;
-  batch_size: number;
-  eigen_smooth: boolean;
-  ablation: { batch_size?: number; value?: 'library' | 'min-1e7' | 'zero' | number };
-  score: { batch_size?: number };
-  overlay: { enabled?: boolean; image_weight?: number };
-  image: { fit?: 'stretch' | 'center-crop'; resize?: number };
-  limit?: number;
-}
+const METHODS = CAM_METHOD_SPECS.map((m) => m.name);
 
 
 export default {
@@ -76,9 +40,27 @@ export default {
         description: "several layers: 'mean' = one cam, the mean of the per-layer normalised cams (the library's target_layers); 'separate' = one cam per layer",
       },
       target: {
-        anyOf: [{ type: 'integer', minimum: 0 }, { type: 'string', minLength: 1 }],
+        anyOf: [
+          { type: 'integer', minimum: 0 },
+          { type: 'string', minLength: 1 },
+          {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              class: { anyOf: [{ type: 'integer', minimum: 0 }, { type: 'string', minLength: 1 }], description: "as the scalar form (default 'top1')" },
+              top_k: { type: 'integer', minimum: 1, description: 'one map per class among the k highest outputs of each image (instead of class)' },
+              score: {
+                enum: ['logit', 'softmax'],
+                default: 'logit',
+                description: "'logit': the raw output (ClassifierOutputTarget); 'softmax': the softmax probability (ClassifierOutputSoftmaxTarget; a probabilities model's output as is)",
+              },
+            },
+          },
+        ],
         default: 'top1',
-        description: "target class: 'top1' (the predicted class, the library's default), 'label' (the image's dataset label), a class index or a class name",
+        description:
+          "target class: 'top1' (the predicted class, the library's default), 'label' (the image's dataset label), a class index or a class name; " +
+          "or { class | top_k, score: logit | softmax }",
       },
       targets: {
         type: 'object',
@@ -124,7 +106,7 @@ export default {
         'cam (FixedSizeList<Float32> H·W, row-major, in [0,1]), peak_x, peak_y, in_mask (cam maximum inside the ground-truth mask), overlay',
       type: 'table',
     },
-    overlays: { description: 'overlays/<method>/<layer>/<image id>.png: jet heat map blended with the image (show_cam_on_image)', type: 'files' },
+    overlays: { description: 'overlays/<method>/<layer>/<image id>.png (extension kept: a.jpg → a.jpg.png; ~class<k> per top_k class): jet heat map blended with the image (show_cam_on_image)', type: 'files' },
   },
   check(params, ctx) {
     const at = (f: string) => `stages.${ctx.stageId}.params.${f}`;
@@ -137,9 +119,13 @@ export default {
       if (seen.has(c)) throw new ConfigError(`CAM method '${m}' listed twice`, { file: ctx.where, path: at(`methods[${i}]`) });
       seen.add(c);
     });
-    const t = params.target;
+    const obj = typeof params.target === 'object' && params.target !== null;
+    const t = obj ? (params.target as { class?: unknown }).class : params.target;
     if (typeof t === 'string' && /^\d+$/.test(t)) {
-      throw new ConfigError(`target '${t}' is a string; write it unquoted for a class index`, { file: ctx.where, path: at('target') });
+      throw new ConfigError(`target '${t}' is a string; write it unquoted for a class index`, { file: ctx.where, path: at(obj ? 'target.class' : 'target') });
+    }
+    if (obj && t !== undefined && (params.target as { top_k?: number }).top_k !== undefined) {
+      throw new ConfigError('target: give either class or top_k, not both', { file: ctx.where, path: at('target') });
     }
     if (params.layers && new Set(params.layers).size !== params.layers.length) {
       throw new ConfigError('a target layer is listed twice', { file: ctx.where, path: at('layers') });
@@ -148,7 +134,7 @@ export default {
   async run(ctx) {
     const { openUpstreamModel } = await import('../src/model/index.ts');
     const { openDataset, refFromMeta } = await import('../src/data/index.ts');
-    const { computeCams, camSchema, pointingSummary, resolveTargetSpec } = await import('../src/explain/cam.ts');
+    const { computeCams, camSchema, pointingSummary, resolveTargetSpec, targetKindOf } = await import('../src/explain/cam.ts');
     const p = ctx.params;
     const modelIn = ctx.inputs.model as UpstreamOutputs;
     const imagesIn = ctx.inputs.images as UpstreamOutputs;
@@ -169,7 +155,7 @@ export default {
     const loadOpts = { fit: p.image?.fit ?? 'stretch', resize: p.image?.resize };
     ctx.log.info(
       `${info.id} (${info.runtime}, ${info.backend}): ${methods.join(', ')} at ${layerSets.map((s) => s.join('+')).join(' | ')}, ` +
-        `${items.length} images ${H}×${W}, target ${typeof p.target === 'number' ? `class ${p.target}` : p.target}`,
+        `${items.length} images ${H}×${W}, target ${typeof p.target === 'number' ? `class ${p.target}` : JSON.stringify(p.target)}`,
     );
     const timing: Record<string, number> = {};
     const counts = { forwards: 0, gradientCalls: 0, headRows: 0, maskedForwards: 0 };
@@ -181,6 +167,7 @@ export default {
         methods,
         layerSets,
         targets,
+        target: targetKindOf(p),
         eigenSmooth: p.eigen_smooth,
         ablation: { batchSize: p.ablation?.batch_size ?? 32, value: p.ablation?.value ?? 'library' },
         scoreBatchSize: p.score?.batch_size ?? 16,

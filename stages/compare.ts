@@ -125,7 +125,7 @@ export default {
 
     // CAMs (filtered).
     const cams = [];
-    const { canonicalMethod } = await import('./cam.ts');
+    const { canonicalMethod } = await import('../src/algo/cam/methods.ts');
     const norm = (x: string) => canonicalMethod(x) ?? x.toLowerCase();
     const want = (list: string[] | undefined, v: string) => !list || list.some((x) => norm(x) === norm(v) || x === v);
     if (camsIn) {

@@ -93,6 +93,12 @@ export default {
         description:
           "true: each image's sampling and segmentation seeds are derived from (seed, image id) — independent streams, the same explanation whatever other images run and in whichever order (column random_state holds the image's seed); false: every image uses random_state/random_seed as given, as a fresh LimeImageExplainer(random_state) per image",
       },
+      rng: {
+        enum: ['xoshiro', 'numpy'],
+        default: 'xoshiro',
+        description:
+          "random streams: 'xoshiro' (the project's generator) or 'numpy' (lime's own, bit for bit: RandomState(random_state) for random_seed and the samples, skimage's default_rng(random_seed) noise in quickshift)",
+      },
       kernel_width: { type: 'number', exclusiveMinimum: 0, default: 0.25, description: 'kernel width: weights = sqrt(exp(−d²/w²)) (lime default 0.25)' },
       feature_selection: { enum: FEATURE_SELECTIONS, default: 'auto', description: "lime's feature_selection: auto, forward_selection, highest_weights, lasso_path, none" },
       mask: {
@@ -150,6 +156,13 @@ export default {
     }
     if (params.distance_metric === 'correlation') {
       throw bad("distance_metric 'correlation' is undefined here: the reference row (all ones) is constant", 'distance_metric', { expected: DISTANCE_HINT });
+    }
+    if (params.rng === 'numpy') {
+      // numpy's RandomState takes seeds in [0, 2^32 − 1], default_rng non-negative integers
+      if (params.random_state !== null && !(params.random_state >= 0 && params.random_state <= 0xffffffff))
+        throw bad(`random_state ${params.random_state} is not a numpy RandomState seed`, 'random_state', { expected: 'an integer in [0, 4294967295] with rng: numpy' });
+      if (params.random_seed !== null && params.random_seed < 0)
+        throw bad(`random_seed ${params.random_seed} is not a numpy seed`, 'random_seed', { expected: 'a non-negative integer with rng: numpy' });
     }
     if (typeof params.num_samples === 'string' && params.num_samples !== 'auto') {
       throw bad(`num_samples must be an integer ≥ 1 or 'auto', got '${params.num_samples}'`, 'num_samples', { suggestion: didYouMean(params.num_samples, ['auto']) });

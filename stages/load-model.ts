@@ -90,6 +90,13 @@ export default {
     const ms = (performance.now() - t1) / n;
     if (!logits.data.every(Number.isFinite)) throw new Error(`model ${info.id}: the probe batch gave non-finite logits`);
     ctx.log.info(`probe: ${n} images, ${ms.toFixed(1)} ms/image`);
+    // Outputs: the config's output_type, else detected on the probe (rows ≥ 0 summing to 1 → probabilities).
+    const { looksLikeProbabilities } = await import('../src/model/common.ts');
+    const detected = looksLikeProbabilities(logits) ? 'probabilities' : 'logits';
+    const outputType = p.output_type ?? detected;
+    if (p.output_type && p.output_type !== detected) ctx.log.warn(`output_type: ${p.output_type} (set in the config; the probe's outputs look like ${detected})`);
+    else if (outputType === 'probabilities') ctx.log.info(`outputs are probabilities (${p.output_type ? 'output_type in the config' : 'detected on the probe: rows ≥ 0 summing to 1'}): no softmax is applied downstream`);
+    config.output_type = outputType;
 
     const suggested = new Set(suggestDissectionLayers(info).map((l) => l.name));
     const layerSchema = new Schema([
@@ -115,6 +122,7 @@ export default {
     ctx.out.meta('backend', info.backend);
     ctx.out.meta('runtime', info.runtime);
     ctx.out.meta('num_classes', info.numClasses);
+    ctx.out.meta('output_type', outputType);
     ctx.out.meta('suggested_layers', [...suggested].map((name) => info.layers.find((l) => l.name === name)!.alias ?? name));
     ctx.timing('probe_ms_per_image', Math.round(ms * 100) / 100);
   },

@@ -102,11 +102,15 @@ export function openBroden(ref: BrodenDatasetRef, baseDir = process.cwd()): Brod
   const lh = header(labelRows, labelFile, ['number', 'name']);
   const byId = new Map<number, Concept>();
   const catCounts = new Map<number, Map<string, number>>();
+  let unlabelledName = '';
   for (const row of labelRows.slice(1)) {
     checkWidth(row, labelRows[0].fields.length, labelFile, labelRows[0].fields);
     const id = intField(row, lh.get('number')!, 'number', labelFile);
-    if (id === 0) continue; // 0 = unlabelled
     const name = row.fields[lh.get('name')!];
+    if (id === 0) {
+      unlabelledName = name; // 0 = unlabelled
+      continue;
+    }
     const counts = new Map<string, number>();
     const catIdx = lh.get('category');
     if (catIdx !== undefined) {
@@ -159,6 +163,7 @@ export function openBroden(ref: BrodenDatasetRef, baseDir = process.cwd()): Brod
       }
     }
     c.category = best || c.categories[0] || '';
+    c.categoryCoverage = Object.fromEntries(c.categories.map((cat) => [cat, cov?.get(cat) ?? counts.get(cat) ?? 0]));
     const rank = (cat: string) => {
       const i = allCategories.indexOf(cat);
       return i < 0 ? allCategories.length : i;
@@ -312,6 +317,7 @@ export function openBroden(ref: BrodenDatasetRef, baseDir = process.cwd()): Brod
     categories,
     concepts,
     concept: (id: number) => byId.get(id),
+    unlabelledName,
     maskSize: { height: first?.sh ?? 0, width: first?.sw ?? 0 },
     readLabels,
     streamLabels,

@@ -94,6 +94,8 @@ export interface Concept {
   frequency: number;
   /** Pixel coverage in units of whole images. */
   coverage: number;
+  /** Coverage per category the label appears in (c_<category>.csv; label.csv's counts when that file is absent). */
+  categoryCoverage?: Record<string, number>;
 }
 
 export interface BrodenItem extends DatasetItem {
@@ -143,6 +145,8 @@ export interface BrodenDataset extends Dataset {
   readonly concepts: readonly Concept[];
   /** Concept by global label number. */
   concept(id: number): Concept | undefined;
+  /** Name of label 0 (label.csv's row 0; '' when the file has none, as NetDissect-Lite's dense label array). */
+  readonly unlabelledName?: string;
   /** Mask resolution (from the first item; each item carries its own sh, sw). */
   readonly maskSize: { height: number; width: number };
   /** Reads one item's label maps (throws an ItemError naming the file when a mask is bad). */

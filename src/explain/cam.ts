@@ -10,15 +10,14 @@
 import { Bool, Field, Float32, Int32, Schema, Utf8, type Table } from 'apache-arrow';
 import { tensorField } from '../arrow/conventions.ts';
 import {
-  ablationCamWeights, aggregateLayers, argmaxTargets, eigenCam, eigenProjection, gradientCam, oneHotWeights, postprocessCam,
-  scoreCamWeights, showCamOnImage, usesGradients, weightedActivations, weightedSum, type GradientCamMethod,
+  aggregateLayers, camMethod, postprocessCam, rawCam, showCamOnImage, softmaxRow, targetGradientWeights, targetValue, topKTargets,
+  type AblationValue, type CamMethod, type TargetKind,
 } from '../algo/cam/index.ts';
 import { ConfigError } from '../engine/errors.ts';
 import { encodePng, normalizationLut, normalize } from '../image/io.ts';
 import type { LoadOptions, RgbImage } from '../image/io.ts';
 import { loadItemMask, loadItemRgb, type DatasetItem } from '../data/index.ts';
 import type { Model, ModelInfo, Tensor } from '../model/types.ts';
-import type { CamParams, Method } from '../../stages/cam.ts'; // the stage's params type (type-only)
 
 export function camSchema(height: number, width: number): Schema {
   return new Schema([
@@ -41,8 +40,35 @@ export function camSchema(height: number, width: number): Schema {
   ]);
 }
 
-/** Target per image: a class index, or 'top1' (the argmax of that image's logits). */
-export type ImageTarget = number | 'top1';
+/** A class given by index or by name (one of the model's labels). */
+export type ClassSpec = number | string;
+
+/** The `target` param: a class spec, 'top1' / 'label', or the object form (class or top_k, and the score). */
+export type TargetParam = ClassSpec | { class?: ClassSpec; top_k?: number; score?: TargetKind };
+
+/** The `cam` stage's params (stages/cam.ts holds their schema). */
+export interface CamParams {
+  methods: string[];
+  layers?: string[];
+  combine: 'mean' | 'separate';
+  target: TargetParam;
+  targets?: Record<string, ClassSpec>;
+  batch_size: number;
+  eigen_smooth: boolean;
+  ablation: { batch_size?: number; value?: AblationValue };
+  score: { batch_size?: number };
+  overlay: { enabled?: boolean; image_weight?: number };
+  image: { fit?: 'stretch' | 'center-crop'; resize?: number };
+  limit?: number;
+}
+
+/** Target per image: a class index, 'top1' (the argmax of its outputs), or its k highest classes (one map each). */
+export type ImageTarget = number | 'top1' | { top: number };
+
+/** The target's score kind: params.target.score (default the raw logit, the library's ClassifierOutputTarget). */
+export function targetKindOf(p: Pick<CamParams, 'target'>): TargetKind {
+  return typeof p.target === 'object' && p.target !== null ? (p.target.score ?? 'logit') : 'logit';
+}
 
 /** Class index of a class name among the model's labels: exact, case-insensitive, or an ImageNet-style label's first name / synset. */
 export function classIndex(name: string, labels: readonly string[]): number | undefined {
@@ -76,24 +102,30 @@ export function resolveTargetSpec(p: CamParams, info: ModelInfo, items: readonly
     }
     return i;
   };
-  const t = p.target;
+  const obj = typeof p.target === 'object' && p.target !== null ? p.target : null;
+  const t: ClassSpec = obj ? (obj.class ?? 'top1') : (p.target as ClassSpec);
+  const tPath = obj ? at(obj.class !== undefined ? 'target.class' : 'target') : at('target');
   let base: (item: DatasetItem) => ImageTarget;
-  if (t === 'top1' || t === 'top-1') base = () => 'top1';
+  if (obj?.top_k !== undefined) {
+    if (obj.class !== undefined) throw new ConfigError('target: give either class or top_k, not both', { path: at('target') });
+    const top = Math.min(obj.top_k, k);
+    base = () => (top === 1 ? 'top1' : { top });
+  } else if (t === 'top1' || t === 'top-1') base = () => 'top1';
   else if (t === 'label') {
     // The dataset label mapped to the model's classes by name (index when the dataset's class list equals the labels).
     const sameList = classNames.length === info.labels.length && classNames.every((c, i) => c === info.labels[i]);
     base = (item) => {
-      if (item.label === undefined && !item.labelName) throw new ConfigError(`image '${item.id}' has no dataset label (target: label)`, { path: at('target') });
+      if (item.label === undefined && !item.labelName) throw new ConfigError(`image '${item.id}' has no dataset label (target: label)`, { path: tPath });
       if (sameList && item.label !== undefined) return item.label;
       for (const n of [item.synset, item.labelName, item.label !== undefined ? classNames[item.label] : undefined]) {
         if (!n) continue;
         const i = classIndex(n, info.labels);
         if (i !== undefined) return i;
       }
-      throw new ConfigError(`image '${item.id}': its label '${item.labelName ?? item.label}' is not a class of model '${info.id}' (target: label)`, { path: at('target') });
+      throw new ConfigError(`image '${item.id}': its label '${item.labelName ?? item.label}' is not a class of model '${info.id}' (target: label)`, { path: tPath });
     };
   } else {
-    const c = fromValue(t, at('target'));
+    const c = fromValue(t, tPath);
     base = () => c;
   }
   const overrides = new Map<string, number>();
@@ -112,13 +144,15 @@ export interface ComputeArgs {
   items: readonly DatasetItem[];
   /** Dataset indices of the items. */
   indices: number[];
-  methods: Method[];
+  methods: CamMethod[];
   /** Target-layer sets: each gives one cam per method (several layers → mean of normalised cams). */
   layerSets: string[][];
   /** Target per dataset index. */
   targets: readonly ImageTarget[];
+  /** Score of the target class: the raw output (default) or its softmax (see targetKindOf). */
+  target?: TargetKind;
   eigenSmooth: boolean;
-  ablation: { batchSize: number; value: 'library' | 'min-1e7' | 'zero' | number };
+  ablation: { batchSize: number; value: AblationValue };
   scoreBatchSize: number;
   overlay: { enabled: boolean; imageWeight: number };
   loadOpts: LoadOptions;
@@ -135,6 +169,16 @@ export interface ComputeArgs {
 function safe(s: string, keepSlash = false): string {
   const parts = (keepSlash ? s.split('/') : [s]).map((x) => x.replace(/[^A-Za-z0-9._+=-]+/g, '_').replace(/^[._]+/, '') || '_');
   return parts.join('/');
+}
+
+/**
+ * Overlay file of an item: `<image id>.png` with the id's extension kept (a.png and a.jpg give a.png.png and
+ * a.jpg.png); an id that needs sanitising gets `~<dataset index>` (ids are unique, `~` never survives sanitising, so
+ * names are unique per item); `~class<k>` when the image has several targets (top_k).
+ */
+export function overlayName(method: string, layerKey: string, id: string, index: number, cls?: number): string {
+  const s = safe(id, true);
+  return `overlays/${safe(method)}/${safe(layerKey)}/${s}${s === id ? '' : `~${index}`}${cls === undefined ? '' : `~class${cls}`}.png`;
 }
 
 const logitsLayerCache = new WeakMap<Model, string | null>();
@@ -165,16 +209,6 @@ async function logitsLayer(model: Model, batch: Tensor): Promise<string | null> 
   return found;
 }
 
-function softmaxRow(logits: Float32Array, row: number, k: number): Float64Array {
-  let mx = -Infinity;
-  for (let c = 0; c < k; c++) mx = Math.max(mx, logits[row * k + c]);
-  const out = new Float64Array(k);
-  let s = 0;
-  for (let c = 0; c < k; c++) s += out[c] = Math.exp(logits[row * k + c] - mx);
-  for (let c = 0; c < k; c++) out[c] /= s;
-  return out;
-}
-
 function sliceOne(t: Tensor, b: number): Tensor {
   const per = t.data.length / t.shape[0];
   return { data: t.data.subarray(b * per, (b + 1) * per), shape: [1, ...t.shape.slice(1)] };
@@ -189,6 +223,9 @@ export async function computeCams(a: ComputeArgs): Promise<Record<string, unknow
   const K = info.numClasses;
   const t = a.timing;
   const tick = (key: string, t0: number) => (t[key] = (t[key] ?? 0) + performance.now() - t0);
+  // A model that already outputs probabilities: its output is the score of the softmax target as is.
+  const probabilities = info.output === 'probabilities';
+  const kind: TargetKind = probabilities ? 'logit' : (a.target ?? 'logit');
 
   let t0 = performance.now();
   // Each image decoded once: its RGB pixels (for the overlay) normalised into the batch, as loadImages does.
@@ -202,18 +239,19 @@ export async function computeCams(a: ComputeArgs): Promise<Record<string, unknow
   tick('load', t0);
 
   const layers = [...new Set(a.layerSets.flat())];
-  const gradMethods = methods.filter((m) => usesGradients(m as never)) as GradientCamMethod[];
-  const others = methods.filter((m) => !usesGradients(m as never));
+  const gradMethods = methods.filter((m) => camMethod(m).needs === 'gradients');
   const itemTargets = a.indices.map((i) => a.targets[i]);
-  const needTop1 = itemTargets.some((x) => x === 'top1');
+  const ranked = itemTargets.some((x) => typeof x !== 'number');
+  // The ONNX runtime finds each image's top-1 class inside its gradient pass: no separate forward is needed when
+  // every target is top-1 on the raw output and a gradient method will run.
+  const top1InGradients = !!model.gradientsTop1 && kind === 'logit' && gradMethods.length > 0 && itemTargets.every((x) => x === 'top1');
 
-  // 1. Forward: the logits, when a target is the predicted class (top-1), and the activations of the target layers
-  //    when no gradient call will give them (only non-gradient methods); both from one forward when possible.
+  // 1. Forward: the outputs, when targets are ranked classes or the softmax target needs them, and the activations of
+  //    the target layers when no gradient call will give them (only non-gradient methods); one forward when possible.
   t0 = performance.now();
   const acts: Record<string, Tensor> = {};
   let logits: Tensor | undefined;
-  const needActs = others.length > 0 && gradMethods.length === 0;
-  if (needActs) {
+  if (gradMethods.length === 0) {
     const ll = await logitsLayer(model, batch);
     if (ll) {
       const r = await model.activations(batch, [...layers, ll]);
@@ -225,14 +263,13 @@ export async function computeCams(a: ComputeArgs): Promise<Record<string, unknow
       a.counts.forwards++;
     }
     a.counts.forwards++;
-  } else if (needTop1 && !(model.gradientsTop1 && itemTargets.every((x) => x === 'top1'))) {
+  } else if ((ranked && !top1InGradients) || kind === 'softmax') {
     logits = (await model.predict(batch)).logits;
     a.counts.forwards++;
   }
   tick('forward', t0);
   const grads: Record<string, Tensor> = {};
-  if (!logits && needTop1) {
-    // Every target is top-1 and the runtime finds it inside the gradient pass (ONNX): no separate forward.
+  if (!logits && top1InGradients) {
     t0 = performance.now();
     const g = await model.gradientsTop1!(batch, layers[0]);
     a.counts.gradientCalls++;
@@ -241,110 +278,108 @@ export async function computeCams(a: ComputeArgs): Promise<Record<string, unknow
     logits = g.logits;
     tick('gradients', t0);
   }
-  const targets = itemTargets.map((x, b) => {
-    if (x !== 'top1') return x;
-    return argmaxTargets(sliceOne(logits!, b))[0];
+  // Each image's target classes (best first for ranked targets).
+  const lists = itemTargets.map((x, b) => {
+    if (typeof x === 'number') return [x];
+    return topKTargets(sliceOne(logits!, b), x === 'top1' ? 1 : x.top)[0];
   });
+  const ranks = Math.max(...lists.map((l) => l.length));
 
-  // 2. Gradients: one call per layer, shared by every gradient method.
-  if (gradMethods.length) {
-    t0 = performance.now();
-    const w = oneHotWeights(targets, K);
-    for (const l of layers) {
-      if (grads[l]) continue;
-      const g = await model.gradients(batch, l, w);
-      a.counts.gradientCalls++;
-      grads[l] = g.gradients;
-      acts[l] ??= g.activations;
-      logits ??= g.logits;
-    }
-    tick('gradients', t0);
-  }
-  if (!logits) throw new Error('internal: no logits');
-
-  // 3. Per method and layer: raw cam → ReLU, min-max, resize (postprocessCam); per layer set: aggregateLayers.
-  const camsBy = new Map<string, Float32Array>(); // `${method}\u0000${setIndex}` → [n·H·W]
-  for (const m of methods) {
-    t0 = performance.now();
-    const perLayer = new Map<string, Float32Array>();
-    for (const l of layers) {
-      const A = acts[l];
-      const [, c, h, w] = A.shape;
-      let raw: Float32Array;
-      if (usesGradients(m as never)) raw = gradientCam(m as GradientCamMethod, A, grads[l], { eigenSmooth: a.eigenSmooth });
-      else if (m === 'eigencam') raw = eigenCam(A);
-      else {
-        let weights: Float32Array;
-        if (m === 'ablationcam') {
-          const scores = targets.map((cls, b) => logits!.data[b * K + cls]);
-          const r = await ablationCamWeights({
-            activations: A,
-            targets,
-            scores,
-            forwardFrom: (x) => model.forwardFrom(l, x),
-            batchSize: a.ablation.batchSize,
-            ablation: a.ablation.value,
-          });
-          a.counts.headRows += n * c;
-          weights = r.weights;
-        } else {
-          const r = await scoreCamWeights({ input: batch, activations: A, targets, forward: async (x) => (await model.predict(x)).logits, batchSize: a.scoreBatchSize });
-          a.counts.maskedForwards += n * c;
-          weights = r.weights;
-        }
-        raw = a.eigenSmooth ? eigenProjection(weightedActivations(A, weights)) : weightedSum(A, weights);
-      }
-      perLayer.set(l, postprocessCam(raw, n, h, w, H, W));
-    }
-    a.layerSets.forEach((set, si) => camsBy.set(`${m}\u0000${si}`, aggregateLayers(set.map((l) => perLayer.get(l)!), n, H, W)));
-    tick(m, t0);
-  }
-
-  // 4. Rows and overlays.
-  t0 = performance.now();
   const HW = H * W;
-  const out: Record<string, unknown>[][] = [];
-  for (let b = 0; b < n; b++) {
-    const item = items[b];
-    const cls = targets[b];
-    const probs = softmaxRow(logits.data, b, K);
-    const rows: Record<string, unknown>[] = [];
+  const out: Record<string, unknown>[][] = items.map(() => []);
+  for (let r = 0; r < ranks; r++) {
+    const targets = lists.map((l) => l[Math.min(r, l.length - 1)]);
+    // 2. Gradients: one call per layer, shared by every gradient method (rank 0 reuses a top-1 pass).
+    if (gradMethods.length) {
+      t0 = performance.now();
+      const w = targetGradientWeights(targets, K, kind, logits);
+      for (const l of layers) {
+        if (grads[l] && r === 0) continue;
+        const g = await model.gradients(batch, l, w);
+        a.counts.gradientCalls++;
+        grads[l] = g.gradients;
+        acts[l] ??= g.activations;
+        logits ??= g.logits;
+      }
+      tick('gradients', t0);
+    }
+    if (!logits) throw new Error('internal: no logits');
+    const outputs = logits;
+    const scores = targets.map((cls, b) => targetValue(outputs, b, cls, kind));
+
+    // 3. Per method and layer: raw cam (the registry) → ReLU, min-max, resize (postprocessCam); per set: aggregateLayers.
+    const camsBy = new Map<string, Float32Array>(); // `${method}\u0000${setIndex}` → [n·H·W]
     for (const m of methods) {
-      for (const [si, set] of a.layerSets.entries()) {
-        const all = camsBy.get(`${m}\u0000${si}`)!;
-        const cam = all.slice(b * HW, (b + 1) * HW);
-        let peak = 0;
-        for (let i = 1; i < HW; i++) if (cam[i] > cam[peak]) peak = i; // first maximum, row-major (np.argmax)
-        const mask = masks[b];
-        const layerKey = set.join('+');
-        let overlay: string | null = null;
-        if (a.overlay.enabled) {
-          overlay = `overlays/${safe(m)}/${safe(layerKey)}/${safe(item.id.replace(/\.[A-Za-z0-9]+$/, ''), true)}.png`;
-          await a.writeFile(overlay, encodePng(showCamOnImage(rgbs[b].data, H, W, cam, a.overlay.imageWeight), W, H, 3));
-        }
-        rows.push({
-          image: item.id,
-          index: a.indices[b],
-          method: m,
-          layer: layerKey,
-          target: cls,
-          target_name: info.labels[cls] ?? String(cls),
-          score: logits.data[b * K + cls],
-          probability: probs[cls],
-          label: item.labelName ?? (item.label !== undefined ? String(item.label) : null),
-          height: H,
-          width: W,
-          cam,
-          peak_x: peak % W,
-          peak_y: Math.floor(peak / W),
-          in_mask: mask ? mask[peak] !== 0 : null,
-          overlay,
+      t0 = performance.now();
+      const perLayer = new Map<string, Float32Array>();
+      for (const l of layers) {
+        const A = acts[l];
+        const [, c, h, w] = A.shape;
+        const raw = await rawCam(m, {
+          acts: A,
+          grads: grads[l],
+          targets,
+          target: kind,
+          eigenSmooth: a.eigenSmooth,
+          scores,
+          forwardFrom: (x) => model.forwardFrom(l, x),
+          ablation: a.ablation,
+          input: batch,
+          forward: async (x) => (await model.predict(x)).logits,
+          scoreBatchSize: a.scoreBatchSize,
         });
+        const needs = camMethod(m).needs;
+        if (needs === 'ablation') a.counts.headRows += n * c;
+        if (needs === 'score') a.counts.maskedForwards += n * c;
+        perLayer.set(l, postprocessCam(raw, n, h, w, H, W));
+      }
+      a.layerSets.forEach((set, si) => camsBy.set(`${m}\u0000${si}`, aggregateLayers(set.map((l) => perLayer.get(l)!), n, H, W)));
+      tick(m, t0);
+    }
+
+    // 4. Rows and overlays.
+    t0 = performance.now();
+    for (let b = 0; b < n; b++) {
+      if (r >= lists[b].length) continue;
+      const item = items[b];
+      const cls = targets[b];
+      const probs = probabilities ? outputs.data.subarray(b * K, (b + 1) * K) : softmaxRow(outputs.data, b, K);
+      for (const m of methods) {
+        for (const [si, set] of a.layerSets.entries()) {
+          const all = camsBy.get(`${m}\u0000${si}`)!;
+          const cam = all.slice(b * HW, (b + 1) * HW);
+          let peak = 0;
+          for (let i = 1; i < HW; i++) if (cam[i] > cam[peak]) peak = i; // first maximum, row-major (np.argmax)
+          const mask = masks[b];
+          const layerKey = set.join('+');
+          let overlay: string | null = null;
+          if (a.overlay.enabled) {
+            overlay = overlayName(m, layerKey, item.id, a.indices[b], lists[b].length > 1 ? cls : undefined);
+            await a.writeFile(overlay, encodePng(showCamOnImage(rgbs[b].data, H, W, cam, a.overlay.imageWeight), W, H, 3));
+          }
+          out[b].push({
+            image: item.id,
+            index: a.indices[b],
+            method: m,
+            layer: layerKey,
+            target: cls,
+            target_name: info.labels[cls] ?? String(cls),
+            score: outputs.data[b * K + cls],
+            probability: probs[cls],
+            label: item.labelName ?? (item.label !== undefined ? String(item.label) : null),
+            height: H,
+            width: W,
+            cam,
+            peak_x: peak % W,
+            peak_y: Math.floor(peak / W),
+            in_mask: mask ? mask[peak] !== 0 : null,
+            overlay,
+          });
+        }
       }
     }
-    out.push(rows);
+    tick('rows', t0);
   }
-  tick('rows', t0);
   return out;
 }
 

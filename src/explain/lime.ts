@@ -6,8 +6,8 @@
 import { createHash } from 'node:crypto';
 import { Field, Float32, Float64, Int32, Int8, Schema, Uint32, Utf8, type Table } from 'apache-arrow';
 import { listOf, tensorField } from '../arrow/conventions.ts';
-import { explainInstance, getImageAndMask, labelExplanation, segment, Rng, STREAM } from '../algo/lime/index.ts';
-import type { ExplainOptions, ImageExplanation, RgbImage, SegmentationSpec } from '../algo/lime/index.ts';
+import { explainInstance, getImageAndMask, labelExplanation, samplingRng, segment } from '../algo/lime/index.ts';
+import type { ExplainOptions, ImageExplanation, RgbImage, RngKind, SegmentationSpec } from '../algo/lime/index.ts';
 import type { Model } from '../model/types.ts';
 
 /** The stage's params (lime's names; see docs/lime.md). */
@@ -26,6 +26,8 @@ export interface LimeParams {
   random_seed: number | null;
   random_state: number | null;
   seed_per_image: boolean;
+  /** 'xoshiro' (default) or 'numpy' (lime's own random streams; see src/algo/lime/rng.ts). */
+  rng?: RngKind;
   kernel_width: number;
   feature_selection: 'auto' | 'forward_selection' | 'highest_weights' | 'lasso_path' | 'none';
   mask: { positive_only?: boolean; negative_only?: boolean; hide_rest?: boolean; num_features?: number; min_weight?: number };
@@ -57,8 +59,8 @@ export function segmentationSpec(s: LimeParams['segmentation_fn']): Segmentation
 }
 
 /** The segmentation seed lime uses when random_seed is None: drawn from the explainer's random_state stream. */
-export function segmentationSeed(p: Pick<LimeParams, 'random_seed' | 'random_state'>): number {
-  return p.random_seed ?? new Rng(p.random_state ?? 0, STREAM.sampling).int(1000);
+export function segmentationSeed(p: Pick<LimeParams, 'random_seed' | 'random_state' | 'rng'>): number {
+  return p.random_seed ?? samplingRng(p.rng ?? 'xoshiro', p.random_state ?? 0).int(1000);
 }
 
 /** A seed for one image: the first 32 bits of sha256(`<seed>/<image id>`) — independent of item order and of the other images. */
@@ -82,9 +84,9 @@ export function seedsFor(p: Pick<LimeParams, 'random_seed' | 'random_state' | 's
 
 /** The segment map of one image, as explainInstance would compute it (same seed derivation). */
 export function segmentImage(rgb: RgbImage, p: LimeParams, id: string): { segments: Int32Array; nSegments: number; randomSeed: number } {
-  const randomSeed = segmentationSeed(seedsFor(p, id));
+  const randomSeed = segmentationSeed({ ...seedsFor(p, id), rng: p.rng });
   const spec = segmentationSpec(p.segmentation_fn) ?? { type: 'quickshift', kernel_size: 4, max_dist: 200, ratio: 0.2, random_seed: randomSeed };
-  const s = segment(rgb, spec);
+  const s = segment(rgb, spec, { rng: p.rng });
   return { segments: s.segments, nSegments: s.nSegments, randomSeed };
 }
 
@@ -116,6 +118,7 @@ export function explainOptions(p: LimeParams, model: Model, rgb: RgbImage, segme
     model_regressor: p.model_regressor,
     random_seed: seeds.random_seed,
     random_state: seeds.random_state,
+    rng: p.rng,
     kernel_width: p.kernel_width,
     feature_selection: p.feature_selection,
   };

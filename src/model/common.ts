@@ -1,6 +1,30 @@
 // Helpers shared by the runtimes: softmax, layout transposes, batching, layer-name resolution.
-import type { LayerInfo, Tensor } from './types.ts';
+import type { LayerInfo, ModelInfo, Tensor } from './types.ts';
 import { ConfigError, didYouMean } from '../engine/errors.ts';
+
+/** The class probabilities of a model's outputs: softmax of logits, or the outputs of a probabilities model as they are. */
+export function outputProbabilities(outputs: Tensor, info: Pick<ModelInfo, 'output'>): Tensor {
+  return info.output === 'probabilities' ? outputs : softmax(outputs);
+}
+
+/**
+ * Whether outputs look like probabilities (load-model's probe): every value ≥ 0 and every row summing to 1 within
+ * 1e-3 (float32 softmax sums are within ~1e-6·classes).
+ */
+export function looksLikeProbabilities(outputs: Tensor): boolean {
+  const [n, k] = outputs.shape;
+  if (outputs.shape.length !== 2 || n === 0) return false;
+  for (let b = 0; b < n; b++) {
+    let s = 0;
+    for (let c = 0; c < k; c++) {
+      const v = outputs.data[b * k + c];
+      if (!(v >= 0)) return false;
+      s += v;
+    }
+    if (!(Math.abs(s - 1) <= 1e-3)) return false;
+  }
+  return true;
+}
 
 /** Row-wise softmax of [N, C] logits (max-subtracted). */
 export function softmax(logits: Tensor): Tensor {

@@ -34,6 +34,11 @@ export interface ModelConfig {
   layers?: Record<string, string>;
   /** The logits tensor (default: the model's first output). */
   output?: string;
+  /**
+   * What that output holds: 'logits' (softmax applied by the runtimes) or 'probabilities' (the model ends in its own
+   * softmax: used as they are). Default: load-model detects it on its probe batch (rows ≥ 0 summing to 1).
+   */
+  output_type?: 'logits' | 'probabilities';
   /** TF.js backend (default: first available of tfjs-node-gpu, tfjs-node, wasm, cpu; env XAI_TFJS_BACKEND). */
   backend?: TfjsBackendName;
   /** Intra-op threads for onnxruntime (default: CPU cores). */
@@ -64,6 +69,10 @@ export const modelConfigProperties = {
   labels: { type: 'string', minLength: 1, description: 'labels file, one per line' },
   layers: { type: 'object', additionalProperties: { type: 'string', minLength: 1 }, description: 'alias → tensor / layer name' },
   output: { type: 'string', minLength: 1 },
+  output_type: {
+    enum: ['logits', 'probabilities'],
+    description: "what the output holds: 'logits' (softmax applied) or 'probabilities' (used as they are); default: detected by load-model's probe",
+  },
   backend: { enum: ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] },
   threads: { type: 'integer', minimum: 1 },
   memory_budget_mb: { type: 'number', exclusiveMinimum: 0 },

@@ -44,6 +44,11 @@ export interface ModelInfo {
   numClasses: number;
   layers: LayerInfo[];
   parameters: number;
+  /**
+   * What the model's output row is: 'logits' (default; predict() applies softmax) or 'probabilities' (the model ends
+   * in its own softmax: predict() returns them as they are, both as `logits` and `probs`).
+   */
+  output?: 'logits' | 'probabilities';
 }
 
 export interface GradientResult {
@@ -56,7 +61,7 @@ export interface GradientResult {
 
 export interface Model {
   readonly info: ModelInfo;
-  /** Logits and softmax probabilities, [N, classes]. */
+  /** Logits and softmax probabilities, [N, classes] (a probabilities model: its outputs, twice; see ModelInfo.output). */
   predict(batch: Tensor): Promise<{ logits: Tensor; probs: Tensor }>;
   /** Activations of named layers (names or aliases) in one forward. */
   activations(batch: Tensor, layers: string[]): Promise<Record<string, Tensor>>;

@@ -87,12 +87,12 @@ test('EigenCAM on a rank-1 (after centring) activation matrix, both Gram sides',
     for (let k = 0; k < c; k++) for (let p = 0; p < h * w; p++) data.push(a[k] * b[p] + offs[k]);
     const mb = b.reduce((s, x) => s + x, 0) / b.length;
     const na = Math.hypot(...a);
-    // X = (b − mean b) aᵀ → v₁ = a/|a| (Σ v₁ > 0) → projection = (b − mean b)·|a|
+    // X = (b − mean b) aᵀ → v₁ = ±a/|a| → projection = ±(b − mean b)·|a| (the sign is LAPACK's: numpy fixtures in
+    // cam-svd-sign.test.ts and cam-eigen-fixture.test.ts)
     const expected = b.map((x) => (x - mb) * na);
-    close(eigenCam(T(data, [1, c, h, w])), expected, 1e-4, `c=${c}`);
-    // negate a: the orientation rule (Σ v₁ ≥ 0) flips v₁, so the projection flips too
-    const data2 = data.map((_, i) => -a[Math.floor(i / (h * w))] * b[i % (h * w)] + offs[Math.floor(i / (h * w))]);
-    close(eigenCam(T(data2, [1, c, h, w])), expected.map((x) => -x), 1e-4, `c=${c} negated`);
+    const got = eigenCam(T(data, [1, c, h, w]));
+    const s = Math.sign(got.reduce((acc, x, i) => acc + x * expected[i], 0));
+    close(got, expected.map((x) => s * x), 1e-4, `c=${c}`);
   }
 });
 
@@ -472,6 +472,9 @@ describe('EigenCAM eigen-solver against a brute-force Jacobi reference', () => {
         const ref = referenceProjection(x, hw, c);
         const scale = Math.max(...ref.map(Math.abs));
         const got = out.subarray(b * hw, (b + 1) * hw);
+        // equal up to the sign (LAPACK's; tested against numpy in cam-svd-sign.test.ts)
+        const sg = Math.sign(got.reduce((acc, x, i) => acc + x * ref[i], 0));
+        for (let p = 0; p < hw; p++) ref[p] *= sg;
         for (let p = 0; p < hw; p++) {
           assert.ok(Math.abs(got[p] - ref[p]) <= 1e-8 * scale + 2 ** -24 * Math.abs(ref[p]),
             `c=${c} hw=${hw} ratio=${ratio} b=${b} [${p}]: ${got[p]} vs ${ref[p]}`);
@@ -521,4 +524,19 @@ describe('EigenCAM eigen-solver against a brute-force Jacobi reference', () => {
     const withNaN = [1, NaN, 3, 4, 0, 1, NaN, 0, 2, 2, 5, -1];
     close(eigenProjection(T(withNaN, [1, 3, 2, 2])), eigenProjection(T(withNaN.map((e) => (Number.isNaN(e) ? 0 : e)), [1, 3, 2, 2])), 0);
   });
+});
+
+test("the CAM registry is the one method list: docs/cam.md's table lists exactly its methods and class names", async () => {
+  const { CAM_METHOD_SPECS, canonicalMethod } = await import('../../src/algo/cam/methods.ts');
+  const { readFileSync } = await import('node:fs');
+  const all = readFileSync(new URL('../../docs/cam.md', import.meta.url), 'utf8');
+  const doc = all.slice(all.indexOf('## Methods'), all.indexOf('\n## ', all.indexOf('## Methods') + 3));
+  const rows = [...doc.matchAll(/^\| `([a-z+]+)` \| (\w+) \|/gm)].map((m) => [m[1], m[2]]);
+  assert.deepEqual(rows, CAM_METHOD_SPECS.map((m) => [m.name, m.className]));
+  for (const m of CAM_METHOD_SPECS) {
+    assert.equal(canonicalMethod(m.className), m.name);
+    assert.equal(canonicalMethod(m.name.toUpperCase()), m.name);
+  }
+  assert.equal(canonicalMethod('grad-cam-pp'), 'gradcam++');
+  assert.equal(canonicalMethod('Eigen Grad CAM'), 'eigengradcam');
 });

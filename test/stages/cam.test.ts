@@ -13,7 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { GraphBuilder } from '../../src/model/onnx/builder.ts';
-import { encodePng, decodeImage } from '../../src/image/io.ts';
+import { encodePng, encodeJpeg, decodeImage } from '../../src/image/io.ts';
 import { readArrowFile } from '../../src/arrow/io.ts';
 import { aggregateLayers, eigenCam, postprocessCam, showCamOnImage } from '../../src/algo/cam/index.ts';
 import { resizeAlignCorners } from '../../src/algo/resize.ts';
@@ -42,7 +42,7 @@ const M = Float32Array.from([1.5, -0.8, 0.6, 0.3, -0.4, 1.2, 0.9, -0.7, 0.8, 0.5
 const B = Float32Array.from([3, 2.5, 2]);
 const pixels: Uint8Array[] = Array.from({ length: NIMG }, () => Uint8Array.from({ length: S * S * 3 }, () => Math.floor(r() * 256)));
 
-function buildModel(): Uint8Array {
+function buildModel(withSoftmax = false): Uint8Array {
   const g = new GraphBuilder('known');
   const x = g.input('x', [null, 3, S, S]);
   const w = g.initializer('conv_w', convW, [C, 3, 4, 4]);
@@ -52,7 +52,7 @@ function buildModel(): Uint8Array {
   const gap = g.globalAveragePool(pool, 'gap');
   const flat = g.flatten(gap, 1, 'flat');
   const logits = g.gemm(flat, g.initializer('fc_w', M, [K, C]), g.initializer('fc_b', B, [K]), { transB: true }, 'logits');
-  g.output(logits, [null, K]);
+  g.output(withSoftmax ? g.softmax(logits, -1, 'probs') : logits, [null, K]);
   return g.encode();
 }
 
@@ -119,8 +119,12 @@ function xai(args: string[]) {
 }
 const uses = (kind: string) => JSON.stringify(join(repo, 'stages', `${kind}.ts`));
 
-before(() => {
+before(async () => {
   write('models/known.onnx', buildModel());
+  write('models/known-softmax.onnx', buildModel(true)); // the same network exported with its softmax
+  // two images that differ only by extension (their overlays must not collide)
+  write('images2/a.png', encodePng(pixels[0], S, S, 3));
+  write('images2/a.jpg', await encodeJpeg({ data: pixels[1], height: S, width: S }, 95));
   write('models/labels.txt', 'a\nb\nc\n');
   for (let i = 0; i < NIMG; i++) write(`images/img${i}.png`, encodePng(pixels[i], S, S, 3));
   write(
@@ -155,40 +159,54 @@ stages:
     uses: ${uses('cam')}
     inputs: { model: model, images: images }
     params: { methods: [gradcam], layers: [feat, pool], combine: separate, target: 2, overlay: { image_weight: 0.3 } }
+  topk:
+    uses: ${uses('cam')}
+    inputs: { model: model, images: images }
+    params: { methods: [gradcam, EigenGradCAM, ablationcam], layers: [feat], target: { top_k: 2, score: softmax }, ablation: { value: zero } }
+  smodel:
+    uses: ${uses('load-model')}
+    params: { path: models/known-softmax.onnx, labels: models/labels.txt, input: { size: ${S}, mean: [${MEAN}], std: [${STD}] }, layers: { feat: feat } }
+  smodel_logits:
+    uses: ${uses('load-model')}
+    params: { path: models/known-softmax.onnx, output_type: logits, input: { size: ${S}, mean: [${MEAN}], std: [${STD}] }, layers: { feat: feat } }
+  ptop:
+    uses: ${uses('cam')}
+    inputs: { model: smodel, images: images }
+    params: { methods: [gradcam], layers: [feat], target: { top_k: 2, score: softmax }, overlay: { enabled: false } }
+  pforced:
+    uses: ${uses('cam')}
+    inputs: { model: smodel_logits, images: images }
+    params: { methods: [gradcam], layers: [feat], overlay: { enabled: false } }
+  images2:
+    uses: ${uses('dataset')}
+    params: { root: images2, labels: { from: none } }
+  collide:
+    uses: ${uses('cam')}
+    inputs: { model: model, images: images2 }
+    params: { methods: [gradcam], layers: [feat] }
 `,
   );
-  write(
-    'pipelines/bad.yaml',
-    `name: bad
+  // small pipelines that fail: the dataset, a load-model stage with `model` params, then the cam stage's params
+  const failing = (name: string, model: string, cams: string) =>
+    write(
+      `pipelines/${name}.yaml`,
+      `name: ${name}
 stages:
   images:
     uses: ${uses('dataset')}
     params: { root: images, labels: { from: none } }
   model:
     uses: ${uses('load-model')}
-    params: { path: models/known.onnx }
+    params: { path: models/known.onnx${model} }
   cams:
     uses: ${uses('cam')}
     inputs: { model: model, images: images }
-    params: { methods: [gradcam, scorekam] }
+    params: ${cams}
 `,
-  );
-  write(
-    'pipelines/badlayer.yaml',
-    `name: badlayer
-stages:
-  images:
-    uses: ${uses('dataset')}
-    params: { root: images, labels: { from: none } }
-  model:
-    uses: ${uses('load-model')}
-    params: { path: models/known.onnx, layers: { feat: feat } }
-  cams:
-    uses: ${uses('cam')}
-    inputs: { model: model, images: images }
-    params: { methods: [gradcam], layers: [feet] }
-`,
-  );
+    );
+  failing('bad', '', '{ methods: [gradcam, scorekam] }');
+  failing('badtarget', ', labels: models/labels.txt, layers: { feat: feat }', '{ methods: [gradcam], target: { class: zebra, score: softmax } }');
+  failing('badlayer', ', layers: { feat: feat }', '{ methods: [gradcam], layers: [feet] }');
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -264,7 +282,7 @@ test('cam stage: every method equals its closed form on a model built for it (ON
   }
   // Overlays: show_cam_on_image of the table's cam over the image.
   const row = rows.find((o) => o.image === 'img2.png' && o.method === 'scorecam')!;
-  assert.equal(row.overlay, 'overlays/scorecam/feat/img2.png');
+  assert.equal(row.overlay, 'overlays/scorecam/feat/img2.png.png');
   return decodeImage(readFileSync(join(dir, 'artifacts/p/all', row.overlay))).then((png) => {
     assert.deepEqual([png.width, png.height], [S, S]);
     assert.deepEqual(Buffer.from(png.data), Buffer.from(showCamOnImage(pixels[2], S, S, row.cam, 0.5)));
@@ -307,10 +325,97 @@ test('cam stage: several layers → mean of normalised cams; library ablation; t
   const sep = table('separate').rows;
   assert.equal(sep.length, NIMG * 2);
   assert.deepEqual(sep.slice(0, 2).map((o) => [o.layer, o.target, o.overlay]), [
-    ['feat', 2, 'overlays/gradcam/feat/img0.png'],
-    ['pool', 2, 'overlays/gradcam/pool/img0.png'],
+    ['feat', 2, 'overlays/gradcam/feat/img0.png.png'],
+    ['pool', 2, 'overlays/gradcam/pool/img0.png.png'],
   ]);
-  assert.ok(existsSync(join(dir, 'artifacts/p/separate/overlays/gradcam/pool/img3.png')));
+  assert.ok(existsSync(join(dir, 'artifacts/p/separate/overlays/gradcam/pool/img3.png.png')));
+});
+
+test('cam stage: top-k targets with the softmax score (ClassifierOutputSoftmaxTarget): one map per class, closed forms', () => {
+  const { rows } = table('topk');
+  assert.equal(rows.length, NIMG * 2 * 3);
+  for (let i = 0; i < NIMG; i++) {
+    const A = featOf(input(i));
+    const lg = logitsOf(input(i));
+    const sm = (z: number[]) => {
+      const e = z.map((v) => Math.exp(v - Math.max(...z)));
+      const s = e.reduce((p, q) => p + q, 0);
+      return e.map((v) => v / s);
+    };
+    const p = sm(lg);
+    const order = p.map((_, c) => c).sort((x, y) => p[y] - p[x]);
+    for (const [rank, c] of order.slice(0, 2).entries()) {
+      // ∂p_c/∂A_k = p_c·(M[c,k] − Σ_j p_j M[j,k]) / 16 at every position
+      const g = Array.from({ length: C }, (_, k) => (p[c] * (M[c * C + k] - p.reduce((s, pj, j) => s + pj * M[j * C + k], 0))) / 16);
+      // zero-ablating channel k subtracts M[j,k]·mean(A_k) from every logit j
+      const ab = Array.from({ length: C }, (_, k) => (p[c] - sm(lg.map((v, j) => v - M[j * C + k] * chanMean(A, k, 16)))[c]) / p[c]);
+      const gA = new Float32Array(C * 16);
+      for (let k = 0; k < C; k++) for (let q = 0; q < 16; q++) gA[k * 16 + q] = g[k] * A[k * 16 + q];
+      const expected: Record<string, Float32Array> = {
+        gradcam: sumW(A, 16, g),
+        eigengradcam: eigenCam({ data: gA, shape: [1, C, 4, 4] }), // EigenGradCAM = the 2-D projection of g ⊙ A
+        ablationcam: sumW(A, 16, ab),
+      };
+      for (const [m, raw] of Object.entries(expected)) {
+        const row = rows.find((o) => o.image === `img${i}.png` && o.method === m && o.target === c)!;
+        assert.ok(row, `${m} img${i} class ${c} (rank ${rank})`);
+        assert.ok(Math.abs(row.probability - p[c]) < 1e-5);
+        assert.equal(row.overlay, `overlays/${m}/feat/img${i}.png~class${c}.png`);
+        close(row.cam, aggregateLayers([postprocessCam(raw, 1, 4, 4, S, S)], 1, S, S), 2e-3, `${m} img${i} class ${c}`);
+      }
+    }
+  }
+});
+
+test('a model exported with its softmax: load-model detects probabilities; the softmax target and the probability column use them as they are', () => {
+  const meta = (stage: string) => JSON.parse(readFileSync(join(dir, `artifacts/p/${stage}/manifest.json`), 'utf8')).meta;
+  assert.equal(meta('model').output_type, 'logits');
+  assert.equal(meta('smodel').output_type, 'probabilities');
+  assert.equal(meta('smodel').config.output_type, 'probabilities');
+  assert.equal(meta('smodel_logits').output_type, 'logits'); // the config key overrides the detection
+  const ref = table('topk').rows.filter((o) => o.method === 'gradcam');
+  const got = table('ptop').rows;
+  assert.equal(got.length, ref.length);
+  for (const r of ref) {
+    const g = got.find((o) => o.image === r.image && o.target === r.target)!;
+    assert.ok(g, `${r.image} class ${r.target}`);
+    assert.ok(Math.abs(g.probability - r.probability) < 1e-6, 'probability = the output, not its softmax');
+    assert.ok(Math.abs(g.score - r.probability) < 1e-6, 'score = the output');
+    close(g.cam, r.cam, 2e-3, `${r.image} class ${r.target}`);
+  }
+  // forced 'logits': the runtime squashes the probabilities again (what the detection avoids)
+  for (const o of table('pforced').rows) {
+    const p = logitsOf(input(Number(o.image.slice(3, 4))));
+    const e = p.map((v) => Math.exp(v - Math.max(...p)));
+    const probs = e.map((v) => v / e.reduce((a, b) => a + b, 0));
+    const sq = probs.map((v) => Math.exp(v));
+    assert.ok(Math.abs(o.probability - sq[o.target] / sq.reduce((a, b) => a + b, 0)) < 1e-5);
+  }
+});
+
+test('cam stage: overlay files are unique per item (a.png and a.jpg)', () => {
+  const { rows } = table('collide');
+  assert.deepEqual(rows.map((o) => [o.image, o.overlay]).sort(), [
+    ['a.jpg', 'overlays/gradcam/feat/a.jpg.png'],
+    ['a.png', 'overlays/gradcam/feat/a.png.png'],
+  ]);
+  for (const o of rows) assert.ok(existsSync(join(dir, 'artifacts/p/collide', o.overlay)));
+});
+
+test('overlayName: extension kept; a sanitised id gets its dataset index; the class per top-k map', async () => {
+  const { overlayName } = await import('../../src/explain/cam.ts');
+  assert.equal(overlayName('gradcam++', 'layer3+layer4', 'dir/a.png', 0), 'overlays/gradcam++/layer3+layer4/dir/a.png.png');
+  assert.notEqual(overlayName('gradcam', 'l', 'a b.png', 1), overlayName('gradcam', 'l', 'a_b.png', 2));
+  assert.equal(overlayName('gradcam', 'l', 'a b.png', 1), 'overlays/gradcam/l/a_b.png~1.png');
+  assert.equal(overlayName('gradcam', 'l', 'a.png', 3, 7), 'overlays/gradcam/l/a.png~class7.png');
+});
+
+test('cam stage: a target class not among the model labels is an error naming target.class', () => {
+  const res = xai(['run', 'pipelines/badtarget.yaml']);
+  assert.notEqual(res.code, 0, res.stderr); // known only once the model's labels are (at run time, as a bad layer)
+  assert.match(res.stderr, /stages\.cams\.params\.target\.class/);
+  assert.match(res.stderr, /no class named 'zebra'/);
+  assert.doesNotMatch(res.stderr, /\n\s+at /);
 });
 
 test('cam stage: an unknown method (exit 2) or layer is an error naming the param', () => {

@@ -12,7 +12,8 @@
 //   'zero'     — the paper's rule: the channel is set to 0.
 //   number     — a fixed value.
 import type { Tensor } from '../../model/types.ts';
-import { dims4 } from './gradient.ts';
+import { dims4 } from './dims.ts';
+import { targetValue, type TargetKind } from './targets.ts';
 
 export type AblationValue = 'library' | 'min-1e7' | 'zero' | number;
 
@@ -31,6 +32,8 @@ export interface AblationCamArgs {
   /** Ablated copies per forwardFrom call (library default 32). */
   batchSize?: number;
   ablation?: AblationValue;
+  /** Target score of the outputs (default the raw logit). */
+  target?: TargetKind;
 }
 
 export interface AblationCamResult {
@@ -42,13 +45,6 @@ export interface AblationCamResult {
   scores: Float32Array;
   /** forwardFrom calls made (for cost accounting). */
   forwards: number;
-}
-
-function targetColumn(logits: Tensor, row: number, cls: number, what: string): number {
-  if (logits.shape.length !== 2) throw new RangeError(`${what}: expected logits [B, classes], got [${logits.shape.join(', ')}]`);
-  const k = logits.shape[1];
-  if (!(Number.isInteger(cls) && cls >= 0 && cls < k)) throw new RangeError(`${what}: target class ${cls} outside 0..${k - 1}`);
-  return logits.data[row * k + cls];
 }
 
 /** Ablation-CAM channel weights (see the module comment). Apply weightedSum + postprocessCam afterwards. */
@@ -70,7 +66,7 @@ export async function ablationCamWeights(args: AblationCamArgs): Promise<Ablatio
   } else {
     const logits = await forwardFrom(activations);
     forwards++;
-    for (let b = 0; b < n; b++) scores[b] = targetColumn(logits, b, targets[b], 'ablation-cam forwardFrom');
+    for (let b = 0; b < n; b++) scores[b] = targetValue(logits, b, targets[b], args.target, 'ablation-cam forwardFrom');
   }
 
   const ablated = new Float32Array(n * c);
@@ -102,7 +98,7 @@ export async function ablationCamWeights(args: AblationCamArgs): Promise<Ablatio
       const logits = await forwardFrom({ data: batch.subarray(0, rows * chw), shape: [rows, c, h, w] });
       forwards++;
       if (logits.shape[0] !== rows) throw new RangeError(`ablation-cam: forwardFrom returned ${logits.shape[0]} rows for ${rows}`);
-      for (let r = 0; r < rows; r++) ablated[b * c + k0 + r] = targetColumn(logits, r, targets[b], 'ablation-cam forwardFrom');
+      for (let r = 0; r < rows; r++) ablated[b * c + k0 + r] = targetValue(logits, r, targets[b], args.target, 'ablation-cam forwardFrom');
       for (let r = 0; r < rows; r++) batch.set(src.subarray((k0 + r) * hw, (k0 + r + 1) * hw), r * chw + (k0 + r) * hw);
     }
   }

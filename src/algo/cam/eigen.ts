@@ -2,16 +2,18 @@
 // activations as an (H·W × C) matrix, centred per channel (mean over positions), NaN → 0, projected on its first
 // right singular vector v₁: cam = X·v₁ (no ReLU here; postprocess.ts applies it).
 //
-// Sign: the library takes v₁ as LAPACK's SVD returns it, with no sign correction; that sign is unspecified by
-// LAPACK, so it cannot be reproduced bit-for-bit. We fix it deterministically: v₁ is oriented so that Σ_k v₁[k] ≥ 0,
-// and apply no other correction (a flipped projection becomes ~0 after the ReLU, as in the library).
+// Sign: the library takes v₁ as numpy's np.linalg.svd (LAPACK gesdd) returns it, with no sign correction; a different
+// sign inverts the map (the ReLU does not hide it). We give v₁ LAPACK's sign by following gesdd's algorithm far
+// enough to decide it (lapack-sign.ts: its Householder bidiagonalisation and xBDSQR's QR iterations); where σ₁ is
+// not separated from σ₂ the top vector is ill-conditioned and LAPACK's sign follows its rounding.
 //
 // Method: the top eigenvector of the smaller Gram matrix G (XXᵀ if H·W ≤ C, else XᵀX) by Lanczos with full
 // reorthogonalisation from a fixed pseudo-random start, grown until the Ritz residual ‖Gv − θv‖ ≤ 1e-12·θ (exact once
 // the Krylov space is invariant or n-dimensional); G·v is applied as X(Xᵀv) until forming G becomes cheaper. X·v₁ =
 // σ₁·u₁ on the XXᵀ side.
 import type { Tensor } from '../../model/types.ts';
-import { dims4 } from './gradient.ts';
+import { dims4 } from './dims.ts';
+import { lapackTopSign } from './lapack-sign.ts';
 
 const EPS = 2.220446049250313e-16;
 /** Stopping rule: Ritz residual ≤ RESIDUAL_TOL·θ₁ (eigenvector error ≲ RESIDUAL_TOL·λ₁/(λ₁ − λ₂)). */
@@ -272,21 +274,14 @@ export function eigenProjection(acts: Tensor): Float32Array {
     // t = Zᵀu: σ₁v₁ (channels) on the XXᵀ side, X·v₁ (positions) on the XᵀX side
     for (let j = 0; j < m; j++) t[j] = dot(zT, u, n, j * n);
     const o = b * hw;
-    if (side) {
-      // projection X v₁ = σ₁ u₁, σ₁ = ‖Xᵀu₁‖; orientation Σ_k v₁[k] ∝ Σ_k (Xᵀu₁)[k].
-      let s = 0, ss = 0;
-      for (let k = 0; k < c; k++) {
-        s += t[k];
-        ss += t[k] * t[k];
-      }
-      const f = (s < 0 ? -1 : 1) * Math.sqrt(ss);
-      for (let p = 0; p < hw; p++) out[o + p] = f * u[p];
-    } else {
-      let s = 0;
-      for (let k = 0; k < c; k++) s += u[k];
-      const f = s < 0 ? -1 : 1;
-      for (let p = 0; p < hw; p++) out[o + p] = f * t[p];
-    }
+    // X (hw × c, row-major) = Z or Zᵀ; its top triplet (u over positions, σ, v over channels); projection X v₁ = σ₁ u₁
+    let ss = 0;
+    for (let j = 0; j < m; j++) ss += t[j] * t[j];
+    const sigma = Math.sqrt(ss);
+    const uPos = side ? Float64Array.from(u) : t.map((x) => x / sigma);
+    const vCh = side ? t.map((x) => x / sigma) : Float64Array.from(u);
+    const f = lapackTopSign(side ? z : zT, hw, c, vCh, uPos, sigma);
+    for (let p = 0; p < hw; p++) out[o + p] = f * sigma * uPos[p];
   }
   return out;
 }

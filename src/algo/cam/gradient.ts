@@ -3,26 +3,9 @@
 // target score (the class logit) w.r.t. A. Outputs are raw cams [N, H, W] (before ReLU / normalisation / resizing:
 // see postprocess.ts). Sums are accumulated in float64 and stored as float32.
 import type { Tensor } from '../../model/types.ts';
-import { eigenProjection } from './eigen.ts';
+import { dims4, type Dims } from './dims.ts';
 
-export interface Dims {
-  n: number;
-  c: number;
-  h: number;
-  w: number;
-}
-
-/** Shape check of an NCHW tensor; returns its dimensions. */
-export function dims4(t: Tensor, what = 'tensor'): Dims {
-  if (t.shape.length !== 4) throw new RangeError(`${what}: expected NCHW (4 dims), got shape [${t.shape.join(', ')}]`);
-  const [n, c, h, w] = t.shape;
-  if (t.data.length !== n * c * h * w) {
-    throw new RangeError(`${what}: data length ${t.data.length} ≠ ${n}×${c}×${h}×${w}`);
-  }
-  return { n, c, h, w };
-}
-
-function sameShape(a: Tensor, g: Tensor): Dims {
+export function sameShape(a: Tensor, g: Tensor): Dims {
   const d = dims4(a, 'activations');
   dims4(g, 'gradients');
   if (a.shape.join(',') !== g.shape.join(',')) {
@@ -114,8 +97,8 @@ export function weightedSum(acts: Tensor, weights: ArrayLike<number>): Float32Ar
   return out;
 }
 
-/** Elementwise-weighted activations f(g)·A, kept per channel (NCHW) — input of eigen_smooth and of the sums below. */
-function elementwise(acts: Tensor, grads: Tensor, relu: boolean): Tensor {
+/** Elementwise-weighted activations f(g)·A, kept per channel (NCHW): HiResCAM (f = identity), LayerCAM (f = ReLU). */
+export function elementwise(acts: Tensor, grads: Tensor, relu: boolean): Tensor {
   sameShape(acts, grads);
   const a = acts.data;
   const g = grads.data;
@@ -124,7 +107,8 @@ function elementwise(acts: Tensor, grads: Tensor, relu: boolean): Tensor {
   return { data: out, shape: acts.shape.slice() };
 }
 
-function channelSum(t: Tensor): Float32Array {
+/** Σ_k T_k per image: NCHW → [N·H·W]. */
+export function channelSum(t: Tensor): Float32Array {
   const { n, c, h, w } = dims4(t);
   const hw = h * w;
   const out = new Float32Array(n * hw);
@@ -150,45 +134,4 @@ export function weightedActivations(acts: Tensor, weights: ArrayLike<number>): T
     for (let i = 0; i < hw; i++) out[nc * hw + i] = wk * acts.data[nc * hw + i];
   }
   return { data: out, shape: acts.shape.slice() };
-}
-
-export type GradientCamMethod = 'gradcam' | 'gradcam++' | 'xgradcam' | 'hirescam' | 'layercam';
-export const GRADIENT_METHODS: readonly GradientCamMethod[] = ['gradcam', 'gradcam++', 'xgradcam', 'hirescam', 'layercam'];
-
-export interface GradientCamOptions {
-  /** The library's eigen_smooth: project the weighted activations on their first principal component instead of summing. */
-  eigenSmooth?: boolean;
-}
-
-/**
- * Raw cam [N·H·W] of a gradient method: gradcam / gradcam++ / xgradcam (Σ_k w_k A_k), hirescam (Σ_k g⊙A),
- * layercam (Σ_k ReLU(g)⊙A). Apply `postprocessCam` afterwards.
- */
-export function gradientCam(method: GradientCamMethod, acts: Tensor, grads: Tensor, opts: GradientCamOptions = {}): Float32Array {
-  let weighted: Tensor;
-  switch (method) {
-    case 'gradcam':
-    case 'gradcam++':
-    case 'xgradcam': {
-      const wts =
-        method === 'gradcam'
-          ? gradCamWeights(grads)
-          : method === 'gradcam++'
-            ? gradCamPlusPlusWeights(acts, grads)
-            : xGradCamWeights(acts, grads);
-      sameShape(acts, grads);
-      if (!opts.eigenSmooth) return weightedSum(acts, wts);
-      weighted = weightedActivations(acts, wts);
-      break;
-    }
-    case 'hirescam':
-      weighted = elementwise(acts, grads, false);
-      break;
-    case 'layercam':
-      weighted = elementwise(acts, grads, true);
-      break;
-    default:
-      throw new RangeError(`unknown gradient CAM method '${String(method)}' (expected one of ${GRADIENT_METHODS.join(', ')})`);
-  }
-  return opts.eigenSmooth ? eigenProjection(weighted) : channelSum(weighted);
 }

@@ -4,7 +4,8 @@
 // of the C copies → softmax over the channel axis = the weights. Exactly ceil(C / batchSize) forwards per image.
 import type { Tensor } from '../../model/types.ts';
 import { getResizer } from '../resize.ts';
-import { dims4 } from './gradient.ts';
+import { dims4 } from './dims.ts';
+import { targetValue, type TargetKind } from './targets.ts';
 
 export interface ScoreCamArgs {
   /** The model input batch [N, 3, H, W], already normalised as the model expects. */
@@ -17,6 +18,8 @@ export interface ScoreCamArgs {
   forward: (batch: Tensor) => Promise<Tensor>;
   /** Masked copies per forward (library default 16). */
   batchSize?: number;
+  /** Target score of the outputs (default the raw logit). */
+  target?: TargetKind;
 }
 
 export interface ScoreCamResult {
@@ -71,10 +74,7 @@ export async function scoreCamWeights(args: ScoreCamArgs): Promise<ScoreCamResul
       if (logits.shape.length !== 2 || logits.shape[0] !== rows) {
         throw new RangeError(`score-cam: forward returned shape [${logits.shape.join(', ')}] for ${rows} inputs`);
       }
-      const k = logits.shape[1];
-      const cls = targets[b];
-      if (!(Number.isInteger(cls) && cls >= 0 && cls < k)) throw new RangeError(`score-cam: target class ${cls} outside 0..${k - 1}`);
-      for (let r = 0; r < rows; r++) masked[b * c + k0 + r] = logits.data[r * k + cls];
+      for (let r = 0; r < rows; r++) masked[b * c + k0 + r] = targetValue(logits, r, targets[b], args.target, 'score-cam');
     }
   }
   const weights = new Float32Array(n * c);

@@ -1,12 +1,14 @@
 // IoU accumulation of Network Dissection, per NetDissect-Lite feature_operation.tally_job / tally:
 // for every image and every unit whose image maximum exceeds T_k, the unit's map is upsampled to the mask resolution
-// (PIL bilinear, as scipy.misc.imresize(mode='F'); resize.ts 'pil'), binarised `up > T_k` (strict), and
+// (PIL bilinear, as scipy.misc.imresize(mode='F'); resize.ts 'pil'), binarised `up > float32(T_k)` (strict; numpy
+// compares the float32 map with the threshold rounded to float32, while the skip test `max > T_k` is in float64), and
 //   intersection[u, l] += activated pixels carrying label l (each pixel map counted separately, as Lite's bincount
 //                         over the concatenated maps), and += all activated pixels for each image-level (scalar) label;
 //   activationCat[u, c] += activated pixels, when the image counts for category c (see `denominator`);
 //   truth[l]            += pixels of label l (scalar labels: the whole mask), for every image.
 // IoU[u, l] = I / (A[u, l] + G[l] − I + 1e-10) with A[u, l] = Σ_{c ∈ categories(l)} activationCat[u, c]
-// (Lite's tally_units_cat · labelcat.T).
+// (Lite's tally_units_cat · labelcat.T; Lite's labelcat, as conceptSpace builds it, gives each label one category:
+// its primary one).
 //
 // `denominator` (which images count in A for category c):
 //   'lite' (default) — Lite's rule: the image counts for c when some *activated* pixel carries a label of category c,
@@ -355,7 +357,8 @@ export class IouTally {
         for (let i = 0; i < fhw; i++) if (features[base + i] > mx) mx = features[base + i];
       }
       if (!(mx > T)) continue;
-      const ns = up.spans(features, base, T);
+      // Lite: `imresize(..., mode='F') > threshold` — a float32 map against the threshold rounded to float32 by numpy
+      const ns = up.spans(features, base, Math.fround(T));
       const a = up.pixels;
       if (a === 0) continue;
       if (rowRun) {

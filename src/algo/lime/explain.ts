@@ -8,10 +8,11 @@
 // Ridge(alpha = model_regressor, default 1, intercept, sample-weighted) → intercept, (segment, weight) sorted by |w|
 // desc, weighted R², local prediction on row 0. top_labels: the K most probable classes of the unperturbed image,
 // descending (labels ignored then).
-// Deliberate departures: seeded PRNG instead of numpy (see rng.ts), random_state None → 0 (deterministic);
+// Deliberate departures: seeded xoshiro PRNG instead of numpy by default (rng 'numpy' = lime's streams; see rng.ts),
+// random_state None → 0 (deterministic);
 // `score` and `local_pred` are kept per label (lime overwrites them with the last label's); num_samples 'auto'.
 
-import { Rng, STREAM } from './rng.ts';
+import { type RngKind, samplingRng } from './rng.ts';
 import { type RgbImage, checkImage } from './image.ts';
 import { type SegmentationSpec, checkSegments, segment } from './segment/index.ts';
 import {
@@ -67,6 +68,8 @@ export interface ExplainOptions {
   random_seed?: number | null;
   /** Seed of the sampling stream (lime's LimeImageExplainer(random_state)); None → 0 (deterministic). */
   random_state?: number | null;
+  /** 'xoshiro' (default) or 'numpy': lime's own streams, as a new LimeImageExplainer(random_state) (see rng.ts). */
+  rng?: RngKind;
   /** Options of num_samples: 'auto'. */
   auto?: AutoSamplesOptions;
   /** Keep the data matrix and predictions in the result (default false). */
@@ -166,7 +169,7 @@ export async function explainInstance(opts: ExplainOptions): Promise<ImageExplan
     throw new RangeError(`top_labels must be a non-negative integer or null, got ${topLabelsK}`);
 
   // sampling stream; lime draws random_seed from random_state when it is None, before the data matrix
-  const rng = new Rng(opts.random_state ?? 0, STREAM.sampling);
+  const rng = samplingRng(opts.rng ?? 'xoshiro', opts.random_state ?? 0);
   const randomSeed = opts.random_seed ?? rng.int(1000);
 
   // ---- segmentation
@@ -177,7 +180,7 @@ export async function explainInstance(opts: ExplainOptions): Promise<ImageExplan
     nSeg = checkSegments(segments, H, W);
   } else {
     const spec: SegmentationSpec = opts.segmentation_fn ?? { type: 'quickshift', kernel_size: 4, max_dist: 200, ratio: 0.2, random_seed: randomSeed };
-    const s = segment(image, spec);
+    const s = segment(image, spec, { rng: opts.rng });
     segments = s.segments;
     nSeg = s.nSegments;
   }

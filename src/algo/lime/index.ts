@@ -4,7 +4,8 @@ export type { ClassifierFn, Preprocess, ExplainOptions, ImageExplanation, LabelE
 export { getImageAndMask } from './mask.ts';
 export type { MaskOptions } from './mask.ts';
 export * from './segment/index.ts';
-export { Rng, STREAM } from './rng.ts';
+export { Rng, STREAM, RNG_KINDS, samplingRng, quickshiftNoise } from './rng.ts';
+export type { RngKind, SamplingRng } from './rng.ts';
 export type { RgbImage } from './image.ts';
 export { rgbToLab, rgbPlanesToLab, toFloatPlanes, gaussianFilter2d, gaussianKernel1d, checkImage } from './image.ts';
 export { fudgedImage, sampleData, sampleRows, normalizeToNCHW, segmentRuns, assembleNCHW, perturbedImage } from './perturb.ts';

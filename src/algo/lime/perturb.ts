@@ -9,7 +9,7 @@
 // source plus the horizontal pixel runs of the minority superpixels — no per-sample preprocessing, no per-superpixel
 // full-image masks.
 
-import { Rng } from './rng.ts';
+import type { SamplingRng } from './rng.ts';
 import type { RgbImage } from './image.ts';
 
 export type HideColor = null | undefined | number | readonly [number, number, number];
@@ -62,7 +62,7 @@ export function fudgedImage(image: RgbImage, segments: Int32Array, nSegments: nu
  * range, is set to all ones (lime draws it, then overwrites it). Each row starts on a fresh 32-bit PRNG word, so
  * drawing rows in chunks gives the same matrix as drawing them at once.
  */
-export function sampleRows(rng: Rng, data: Uint8Array, nSegments: number, from: number, to: number): void {
+export function sampleRows(rng: SamplingRng, data: Uint8Array, nSegments: number, from: number, to: number): void {
   for (let r = from; r < to; r++) {
     const row = data.subarray(r * nSegments, (r + 1) * nSegments);
     rng.bits(row);
@@ -71,7 +71,7 @@ export function sampleRows(rng: Rng, data: Uint8Array, nSegments: number, from: 
 }
 
 /** lime's data matrix: num_samples × n_segments, row 0 all ones. */
-export function sampleData(rng: Rng, numSamples: number, nSegments: number): Uint8Array {
+export function sampleData(rng: SamplingRng, numSamples: number, nSegments: number): Uint8Array {
   const data = new Uint8Array(numSamples * nSegments);
   sampleRows(rng, data, nSegments, 0, numSamples);
   return data;

@@ -1,10 +1,39 @@
 // Seeded PRNG for LIME: xoshiro128** (Blackman & Vigna 2018) seeded through splitmix32, so the same seed gives the
 // same segmentation tie-breaking noise and the same perturbation matrix on every machine (pure 32-bit integer
 // arithmetic through Math.imul; no platform-dependent state).
-// Departure from lime: lime draws from numpy's RandomState (MT19937); reproducing numpy's exact stream is NOT a goal,
-// so a lime run and an xai-pipeline run with the same seed give different (but equally distributed) samples.
+// Departure from lime by default: lime draws from numpy's RandomState (MT19937), so with rng 'xoshiro' a lime run and
+// an xai-pipeline run with the same seed give different (but equally distributed) samples; rng 'numpy'
+// (../numpy-random.ts) reproduces lime's streams bit for bit.
 
 import { Xoshiro128 } from '../xoshiro.ts';
+import { NumpyGenerator, NumpyRandomState } from '../numpy-random.ts';
+
+/**
+ * Which random streams LIME draws from: 'xoshiro' (the project's generator, default) or 'numpy' (lime's own:
+ * RandomState(random_state) for random_seed and the data matrix, default_rng(random_seed) for quickshift's noise).
+ */
+export type RngKind = 'xoshiro' | 'numpy';
+export const RNG_KINDS: readonly RngKind[] = ['xoshiro', 'numpy'];
+
+/** The draws LIME's sampling makes: random_seed in [0, n) and the 0/1 data matrix. */
+export interface SamplingRng {
+  int(n: number): number;
+  bits(out: Uint8Array): Uint8Array;
+}
+
+/** The sampling stream of an explainer with `random_state` = seed (lime: one RandomState(seed) per explainer). */
+export function samplingRng(kind: RngKind, seed: number): SamplingRng {
+  return kind === 'numpy' ? new NumpyRandomState(seed) : new Rng(seed, STREAM.sampling);
+}
+
+/** quickshift's tie-breaking noise N(0, 1e-5) over H×W (row-major); 'numpy': skimage 0.19.3's default_rng(seed).normal. */
+export function quickshiftNoise(kind: RngKind, seed: number, n: number): Float64Array {
+  if (kind === 'numpy') return new NumpyGenerator(seed).normal(0, 1e-5, n);
+  const rng = new Rng(seed, STREAM.segmentation);
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) out[i] = 1e-5 * rng.normal();
+  return out;
+}
 
 /** splitmix32 step (32-bit SplitMix variant: golden-ratio increment, hash-prospector finaliser). */
 function splitmix32(state: { s: number }): number {

@@ -323,22 +323,33 @@ export function partPath(up: UpstreamOutputs, layer: LayerEntry, part: PartEntry
 
 // ───────────────────────────── concepts ─────────────────────────────
 
-/** The ConceptSpace of a Broden dataset (label numbers index `names`; 0 = unlabelled). */
-export function conceptSpace(ds: BrodenDataset, categories: readonly string[]): ConceptSpace {
-  // every label of label.csv gets a slot (a label of a category not in use may still occur in an open category's
-  // masks: it is counted but never chosen, having no open category)
+/**
+ * The ConceptSpace of a Broden dataset (label numbers index `names`; 0 = unlabelled), with NetDissect-Lite's category
+ * rule (loader/data_loader.py: labelcat = onehot(primary_categories_per_index())): every label counts under its
+ * primary category only — the open category where its coverage (c_<category>.csv) is largest, ties and labels of no
+ * open category going to the later category (Lite's max over (coverage, category index)).
+ */
+export function conceptSpace(ds: Pick<BrodenDataset, 'concepts' | 'concept' | 'unlabelledName'>, categories: readonly string[]): ConceptSpace {
   let maxId = 0;
   for (let id = 1; id < 65536; id++) if (ds.concept(id)) maxId = id;
   const names: string[] = new Array(maxId + 1).fill('');
-  names[0] = '-';
-  for (let id = 1; id <= maxId; id++) names[id] = ds.concept(id)?.name ?? '';
-  const labelCategories: number[][] = Array.from({ length: maxId + 1 }, () => []);
-  const primaryCategory = new Int32Array(maxId + 1).fill(-1);
+  names[0] = ds.unlabelledName ?? ''; // Lite names a unit without any IoU > 0 after label 0
+  const last = categories.length - 1;
+  const primaryCategory = new Int32Array(maxId + 1).fill(last);
   for (const c of ds.concepts) {
     names[c.id] = c.name;
-    labelCategories[c.id] = c.categories.map((x) => categories.indexOf(x)).filter((i) => i >= 0);
-    primaryCategory[c.id] = categories.indexOf(c.category);
+    let best = -1;
+    let bestV = -Infinity;
+    categories.forEach((cat, ci) => {
+      const v = c.categories.includes(cat) ? (c.categoryCoverage?.[cat] ?? (cat === c.category ? 1 : 0)) : 0;
+      if (v >= bestV) {
+        bestV = v;
+        best = ci;
+      }
+    });
+    primaryCategory[c.id] = best;
   }
+  const labelCategories = Array.from(primaryCategory, (c) => [c]);
   return { names, categories: [...categories], labelCategories, primaryCategory };
 }
 

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import type * as ortTypes from 'onnxruntime-node';
 import { didYouMean } from '../../engine/errors.ts';
-import { batchSizeFromLayers, checkBatch, concatBatch, nchwToNhwc, nhwcToNchw, resolveLayer, sliceBatch, softmax } from '../common.ts';
+import { batchSizeFromLayers, checkBatch, concatBatch, nchwToNhwc, nhwcToNchw, resolveLayer, sliceBatch, outputProbabilities } from '../common.ts';
 import { configError, modelFilePath, modelId, portablePath, readLabels, type ModelConfig } from '../config.ts';
 import type { GradientResult, InputSpec, LayerInfo, Model, ModelInfo, Tensor } from '../types.ts';
 import { encodeModel, type OnnxModelProto } from './builder.ts';
@@ -158,6 +158,7 @@ export class OnnxModel implements Model {
       numClasses,
       layers,
       parameters: parameterCount(proto),
+      output: config.output_type ?? 'logits',
     };
     const m = new OnnxModel(ort, proto, bytes, info, inputName, outputName, threads, config.memory_budget_mb ?? DEFAULT_BUDGET_MB, ep);
     // Input aliases (an alias naming the graph input) resolve to the input itself.
@@ -211,7 +212,7 @@ export class OnnxModel implements Model {
       return this.fromModel(r[this.outputName]);
     });
     const logits = concatBatch(parts);
-    return { logits, probs: softmax(logits) };
+    return { logits, probs: outputProbabilities(logits, this.info) };
   }
 
   async activations(batch: Tensor, layers: string[]): Promise<Record<string, Tensor>> {

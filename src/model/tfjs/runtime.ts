@@ -6,7 +6,7 @@
 // The target score is Σ weights·logits (a mask, never a gather: wasm lacks UnsortedSegmentSum).
 import type * as tfTypes from '@tensorflow/tfjs';
 import { didYouMean } from '../../engine/errors.ts';
-import { batchSizeFromLayers, checkBatch, concatBatch, nchwToNhwc, nhwcToNchw, resolveLayer, sliceBatch, softmax } from '../common.ts';
+import { batchSizeFromLayers, checkBatch, concatBatch, nchwToNhwc, nhwcToNchw, resolveLayer, sliceBatch, outputProbabilities } from '../common.ts';
 import { configError, modelFilePath, modelId, portablePath, readLabels, type ModelConfig, type ModelFormat } from '../config.ts';
 import { inputSpec } from '../onnx/runtime.ts';
 import type { GradientResult, LayerInfo, Model, ModelInfo, Tensor } from '../types.ts';
@@ -122,7 +122,7 @@ export class TfjsModel implements Model {
       if (li && !li.alias) li.alias = alias;
     }
     const labels = readLabels(config, root, numClasses);
-    const info: ModelInfo = { id, runtime: 'tfjs', backend: `tfjs ${backend}`, input: spec, labels, numClasses, layers, parameters };
+    const info: ModelInfo = { id, runtime: 'tfjs', backend: `tfjs ${backend}`, input: spec, labels, numClasses, layers, parameters, output: config.output_type ?? 'logits' };
     const m = new TfjsModel(tf, format, lm, gm, info, outputName, inputName, config.memory_budget_mb ?? DEFAULT_BUDGET_MB);
     m.aliases = aliases;
     return m;
@@ -221,7 +221,7 @@ export class TfjsModel implements Model {
       y.dispose();
     }
     const logits = concatBatch(parts);
-    return { logits, probs: softmax(logits) };
+    return { logits, probs: outputProbabilities(logits, this.info) };
   }
 
   async activations(batch: Tensor, layers: string[]): Promise<Record<string, Tensor>> {

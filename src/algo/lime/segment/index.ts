@@ -24,13 +24,13 @@ export const SEGMENTATION_PARAMS: Record<SegmentationSpec['type'], readonly stri
 };
 
 /** Run the named algorithm; unknown parameter names are an error (as lime's `_check_params`). */
-export function segment(image: RgbImage, spec: SegmentationSpec): Segmentation {
+export function segment(image: RgbImage, spec: SegmentationSpec, opts: { rng?: QuickshiftParams['rng'] } = {}): Segmentation {
   const { type, ...params } = spec as { type: string } & Record<string, unknown>;
   const known = SEGMENTATION_PARAMS[type as SegmentationSpec['type']];
   if (!known) throw new RangeError(`segmentation: unknown algorithm '${type}' (expected quickshift, slic or felzenszwalb)`);
   for (const k of Object.keys(params))
     if (!known.includes(k)) throw new RangeError(`segmentation ${type}: '${k}' is not a valid parameter (known: ${known.join(', ')})`);
-  if (type === 'quickshift') return quickshift(image, params as QuickshiftParams);
+  if (type === 'quickshift') return quickshift(image, { ...(params as QuickshiftParams), rng: opts.rng });
   if (type === 'slic') return slic(image, params as SlicParams);
   return felzenszwalb(image, params as FelzenszwalbParams);
 }

@@ -1,7 +1,7 @@
 // Quickshift superpixels with scikit-image semantics (skimage.segmentation.quickshift, _quickshift_cy.pyx):
 // image float [0,1] → Lab (convert2lab) → Gaussian blur σ (spatial, 'reflect') → × ratio; density(p) = Σ over the
 // window |Δr|,|Δc| ≤ ceil(3·kernel_size) of exp(−‖Δ‖² / (2·kernel_size²)) on the joint (colour, row, col) vector;
-// densities += N(0, 1e-5) tie-breaking noise (seeded, here from our PRNG, not numpy's); parent(p) = the nearest
+// densities += N(0, 1e-5) tie-breaking noise (seeded: our PRNG, or numpy's default_rng with rng 'numpy'); parent(p) = the nearest
 // pixel (joint distance; ties → first in row-major window order) of strictly higher density in the window; links
 // with distance > max_dist cut; labels = roots, renumbered 0..n−1 in ascending root pixel index (np.unique).
 //
@@ -11,7 +11,7 @@
 // spatial part alone exceeds the best joint distance found (exact: colour distance is ≥ 0; ties resolved by row-major
 // index, as skimage's scan order does). Checked against a straight port of skimage's loops in the tests.
 
-import { Rng, STREAM } from '../rng.ts';
+import { type RngKind, quickshiftNoise } from '../rng.ts';
 import { fastExp } from '../fastexp.ts';
 import { type RgbImage, checkImage, gaussianFilter2d, rgbPlanesToLab, toFloatPlanes } from '../image.ts';
 import { type Segmentation, relabelSequential } from './common.ts';
@@ -29,6 +29,8 @@ export interface QuickshiftParams {
   convert2lab?: boolean;
   /** Seed of the tie-breaking noise (skimage's random_seed/rng; default 42 as skimage). */
   random_seed?: number;
+  /** Generator of the noise: 'xoshiro' (default) or 'numpy' (skimage 0.19.3's default_rng(random_seed), bit for bit). */
+  rng?: RngKind;
 }
 
 export interface QuickshiftResult extends Segmentation {
@@ -83,8 +85,8 @@ export function quickshift(image: RgbImage, params: QuickshiftParams = {}, opts:
     }
   }
   // tie-breaking noise, row-major, N(0, 1e-5)
-  const rng = new Rng(seed, STREAM.segmentation);
-  for (let i = 0; i < N; i++) dens[i] += 1e-5 * rng.normal();
+  const noise = quickshiftNoise(params.rng ?? 'xoshiro', seed, N);
+  for (let i = 0; i < N; i++) dens[i] += noise[i];
 
   // ---- parents: offsets sorted by spatial distance² then row-major order (dr, dc).
   const offs: { dr: number; dc: number; d2: number }[] = [];
