@@ -1,8 +1,8 @@
 // Exporting committed tables for other tools (`xai export`, a pipeline's `export:` block): entries are read through
 // the engine's Cache interface; each table goes to one file per format (NPY: one per tensor column).
-import { mkdirSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, realpathSync, statSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
-import { dirname, extname, join } from 'node:path';
+import { dirname, extname, join, resolve } from 'node:path';
 import type { Table } from 'apache-arrow';
 import type { Cache, CacheEntry } from '../engine/cache.ts';
 import type { ExportSpec } from '../engine/pipeline.ts';
@@ -21,7 +21,29 @@ export interface ExportedFile {
   column?: string;
 }
 
+/**
+ * Checks up front that `dir` can be created and written: its nearest existing ancestor is a writable directory outside
+ * /proc and /sys (Node's recursive mkdir loops forever under /proc). Throws ExportRefused naming the problem.
+ */
+export function checkWritableDir(dir: string): void {
+  let d = resolve(dir);
+  while (!existsSync(d)) {
+    const up = dirname(d);
+    if (up === d) break;
+    d = up;
+  }
+  const real = realpathSync(d);
+  if (/^\/(proc|sys)(\/|$)/.test(real)) throw new ExportRefused(`cannot write under ${real} (a kernel file system): choose another --out`);
+  if (!statSync(real).isDirectory()) throw new ExportRefused(`${d} is a file, not a directory (--out ${dir})`);
+  try {
+    accessSync(real, constants.W_OK);
+  } catch {
+    throw new ExportRefused(`${d} is not writable (--out ${dir})`);
+  }
+}
+
 async function writeAtomic(path: string, data: Uint8Array | string): Promise<void> {
+  checkWritableDir(dirname(path));
   mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.${process.pid}.tmp`;
   await writeFile(tmp, data);
@@ -74,6 +96,7 @@ export async function exportTable(e: CacheEntry, stage: string, table: string, f
  * columns; NPY: no tensor) are skipped and reported, as are empty `<table>_errors` tables.
  */
 export async function exportEntries(entries: { stage: string; entry: CacheEntry }[], format: Format, outDir: string): Promise<{ files: ExportedFile[]; skipped: string[] }> {
+  checkWritableDir(outDir); // a bad --out fails the export; a table the format cannot hold is only skipped
   const files: ExportedFile[] = [];
   const skipped: string[] = [];
   for (const { stage, entry } of entries) {
@@ -113,7 +136,7 @@ export async function runExports(cache: Cache, rec: RunRecord, specs: readonly E
       skipped.push(...r.skipped);
     } else {
       const table = x.table.slice(dot + 1);
-      if (!e.hasTable(table)) throw new ExportRefused(`export: stage '${stage}' has no table '${table}' (tables: ${e.tables.join(', ')})`);
+      if (!e.hasTable(table)) throw new ExportRefused(`stage '${stage}' has no table '${table}' (tables: ${e.tables.join(', ')})`);
       files.push(...(await exportTable(e, stage, table, x.format, join(out, stage), x.columns)));
     }
   }
