@@ -3,21 +3,17 @@
 // Figures: the fingerprint pass of every demo stage as a fresh `xai run` does it (import lists parsed anew, file
 // hashes from artifacts/memo.json), and the whole cached rerun's wall time for the ratio. Target: < 100 ms.
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { projectCopy } from '../test/engine/helpers.ts';
 import type { BenchFn } from './types.ts';
 
-const repo = resolve(import.meta.dirname, '..');
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const small = ['stages.shapes.count=40', 'stages.heldout.count=4', 'stages.lime.num_samples=100', 'stages.activations.batchSize=20', 'stages.descriptions.top_k=10'].flatMap((s) => ['--set', s]);
 
 const bench: BenchFn = async ({ quick }) => {
-  const dir = mkdtempSync(join(tmpdir(), 'xai-bench-codekeys-'));
+  const copy = projectCopy();
+  const dir = copy.dir;
   try {
-    for (const d of ['src', 'stages', 'bin', 'configs', 'models', 'pipelines']) cpSync(join(repo, d), join(dir, d), { recursive: true });
-    cpSync(join(repo, 'package.json'), join(dir, 'package.json'));
-    symlinkSync(join(repo, 'node_modules'), join(dir, 'node_modules'), 'dir');
     const run = () => {
       const t0 = performance.now();
       const r = spawnSync(process.execPath, [join(dir, 'bin/xai.mjs'), 'run', 'pipelines/demo.yaml', '--quiet', ...small], { cwd: dir, encoding: 'utf8', env: { ...process.env, CI: '1' } });
@@ -56,7 +52,7 @@ const bench: BenchFn = async ({ quick }) => {
       },
     ];
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    copy.cleanup();
   }
 };
 export default bench;

@@ -1,12 +1,10 @@
 // `xai export` of the demo's whole run (every stage's tables; the full demo, run once in a copy of the project):
 // wall time of the CLI process per format. Target: Parquet < 5 s.
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { projectCopy } from '../test/engine/helpers.ts';
 import type { BenchFigure, BenchFn } from './types.ts';
-
-const repo = resolve(import.meta.dirname, '..');
 
 function sizeOf(dir: string): { files: number; bytes: number } {
   let files = 0, bytes = 0;
@@ -21,11 +19,9 @@ function sizeOf(dir: string): { files: number; bytes: number } {
 }
 
 const bench: BenchFn = async ({ quick }) => {
-  const dir = mkdtempSync(join(tmpdir(), 'xai-bench-export-'));
+  const copy = projectCopy();
+  const dir = copy.dir;
   try {
-    for (const d of ['src', 'stages', 'bin', 'configs', 'models', 'pipelines']) cpSync(join(repo, d), join(dir, d), { recursive: true });
-    cpSync(join(repo, 'package.json'), join(dir, 'package.json'));
-    symlinkSync(join(repo, 'node_modules'), join(dir, 'node_modules'), 'dir');
     const xai = (args: string[]) => {
       const t0 = performance.now();
       const r = spawnSync(process.execPath, [join(dir, 'bin/xai.mjs'), ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, CI: '1' } });
@@ -49,7 +45,7 @@ const bench: BenchFn = async ({ quick }) => {
     }
     return figures;
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    copy.cleanup();
   }
 };
 export default bench;
