@@ -23,8 +23,6 @@ export interface MapEnv {
   writeTable(name: string, table: Table): Promise<void>;
   /** Records per-table stats and item timings for the manifest. */
   stats(name: string, s: MapStats, timing?: ItemTiming): void;
-  /** Clock in ms (default performance.now). */
-  now?: () => number;
 }
 
 interface ChunkRecord {
@@ -122,7 +120,7 @@ export async function runMap<I>(opts: MapOptions<I>, env: MapEnv): Promise<MapRe
     }
   };
 
-  const now = env.now ?? (() => performance.now());
+  const now = () => performance.now();
   let done = 0;
   let computed = 0;
   let resumed = 0;
@@ -159,7 +157,7 @@ export async function runMap<I>(opts: MapOptions<I>, env: MapEnv): Promise<MapRe
         set(ms) {
           t.fixed = ms;
         },
-      } as ItemTimer;
+      };
     };
     const runOne = async (i: number) => {
       const t0 = now();
