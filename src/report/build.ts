@@ -128,6 +128,7 @@ async function scoreboardSection(site: Site, entries: Entry[], extra: NonNullabl
       { head: 'configuration', cell: (r: Row) => esc(label(r, r.i)), sort: (r: Row) => label(r, r.i) },
       { head: 'avg IoU', cell: (r: Row) => num(r.avg_iou, 4), cls: 'num', sort: (r: Row) => Number(r.avg_iou ?? -1) },
       { head: 'avg time (s/image)', cell: (r: Row) => num(r.avg_time, 4), cls: 'num', sort: (r: Row) => Number(r.avg_time ?? -1) },
+      { head: 'forwards / image', cell: (r: Row) => num(r.forwards_per_image), cls: 'num', sort: (r: Row) => Number(r.forwards_per_image ?? -1) },
       { head: 'images', cell: (r: Row) => num(r.n_images), cls: 'num', sort: (r: Row) => Number(r.n_images ?? 0) },
       { head: 'against', cell: (r: Row) => esc(r.against ?? '') },
       ...varying.map((k) => ({ head: esc(k), cell: (r: Row) => `<code>${esc(flats[r.i].get(k) ?? '–')}</code>`, sort: (r: Row) => flats[r.i].get(k) ?? '' })),
@@ -158,7 +159,7 @@ async function scoreboardSection(site: Site, entries: Entry[], extra: NonNullabl
       );
     }
     const head = boards.length > 1 || b.title !== 'Scoreboard' ? `<h3>${esc(b.title)}</h3>` : '';
-    parts.push(`${head}<p class="muted">${esc(b.source)}; avg IoU = mean IoU of the LIME mask (with the ground truth where the image has one, else with the CAM), avg time = seconds per image.</p>${chart}<div class="tablewrap">${table(sorted, cols, 'class="data sortable"')}</div>`);
+    parts.push(`${head}<p class="muted">${esc(b.source)}; avg IoU = mean IoU of the LIME masks with one reference for every image (column against: the ground truth, or the CAM; mixed only when asked for); avg time = seconds per image of the LIME stage, measured with nothing else computing beside it (a measurement, kept apart from the results); forwards / image = model forwards per image (the deterministic cost).</p>${chart}<div class="tablewrap">${table(sorted, cols, 'class="data sortable"')}</div>`);
   }
   site.add({ id: 'scoreboard', title: 'Scoreboard', html: parts.join('\n') });
 }
