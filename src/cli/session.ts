@@ -31,6 +31,8 @@ export async function withSession(
   };
   process.on('SIGINT', onSig);
   process.on('SIGTERM', onSig);
+  // a closed pipe (`xai run … | head -2`): stop as on Ctrl-C, so the lock is released and the run resumes later
+  const offClosed = io.onClosed(() => ac.abort());
   try {
     return await body({ display, signal: ac.signal, stopProgress: () => progress?.stop() });
   } catch (e) {
@@ -43,5 +45,6 @@ export async function withSession(
   } finally {
     process.off('SIGINT', onSig);
     process.off('SIGTERM', onSig);
+    offClosed();
   }
 }
