@@ -3,6 +3,7 @@
 import { io } from './io.ts';
 import { commands } from './commands/index.ts';
 import { ConfigError, StageError, didYouMean } from '../engine/errors.ts';
+import { FS_ERRORS } from '../engine/paths.ts';
 
 const HELP_HEAD = `xai — explain CNN image classifiers with declarative, cached pipelines
 
@@ -74,7 +75,13 @@ export function reportError(e: unknown): number {
     io.err(`error: ${e.message}\n`);
     return 1;
   }
-  const err = e as Error;
+  const err = e as NodeJS.ErrnoException;
+  // the file system refused a write (artifacts/ unwritable or a file, a full disk): one line naming the path
+  const fs = err && typeof err.code === 'string' ? FS_ERRORS[err.code] : undefined;
+  if (fs) {
+    io.err(`error: ${err.syscall ?? 'write'} ${err.path ?? ''}: ${fs} (${err.code}); check that the project's artifacts/ and output folders are writable directories\n`);
+    return err.code === 'ENOSPC' || err.code === 'EDQUOT' ? 1 : 2;
+  }
   io.err(`error: ${err?.stack ?? String(e)}\n${process.env.XAI_DEBUG ? '' : '(set XAI_DEBUG=1 for source-mapped stack traces)\n'}`);
   return 1;
 }

@@ -1,8 +1,9 @@
 // Exporting committed tables for other tools (`xai export`, a pipeline's `export:` block): entries are read through
 // the engine's Cache interface; each table goes to one file per format (NPY: one per tensor column).
-import { accessSync, constants, existsSync, mkdirSync, realpathSync, statSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
-import { dirname, extname, join, resolve } from 'node:path';
+import { dirname, extname, join } from 'node:path';
+import { writableDirProblem } from '../engine/paths.ts';
 import type { Table } from 'apache-arrow';
 import type { Cache, CacheEntry } from '../engine/cache.ts';
 import type { ExportSpec } from '../engine/pipeline.ts';
@@ -21,25 +22,10 @@ export interface ExportedFile {
   column?: string;
 }
 
-/**
- * Checks up front that `dir` can be created and written: its nearest existing ancestor is a writable directory outside
- * /proc and /sys (Node's recursive mkdir loops forever under /proc). Throws ExportRefused naming the problem.
- */
+/** Checks up front that `dir` can be created and written (src/engine/paths.ts); throws ExportRefused naming why. */
 export function checkWritableDir(dir: string): void {
-  let d = resolve(dir);
-  while (!existsSync(d)) {
-    const up = dirname(d);
-    if (up === d) break;
-    d = up;
-  }
-  const real = realpathSync(d);
-  if (/^\/(proc|sys)(\/|$)/.test(real)) throw new ExportRefused(`cannot write under ${real} (a kernel file system): choose another --out`);
-  if (!statSync(real).isDirectory()) throw new ExportRefused(`${d} is a file, not a directory (--out ${dir})`);
-  try {
-    accessSync(real, constants.W_OK);
-  } catch {
-    throw new ExportRefused(`${d} is not writable (--out ${dir})`);
-  }
+  const problem = writableDirProblem(dir);
+  if (problem) throw new ExportRefused(`${problem} (--out ${dir})`);
 }
 
 async function writeAtomic(path: string, data: Uint8Array | string): Promise<void> {

@@ -73,6 +73,9 @@ export async function run(argv: string[]): Promise<number> {
   const { resolve } = await import('node:path');
   const { existsSync, readdirSync } = await import('node:fs');
   const out = resolve(values.out);
+  const { writableDirProblem } = await import('../../engine/paths.ts');
+  const problem = writableDirProblem(out);
+  if (problem) throw new ConfigError(`xai make-dataset: --out ${values.out}: ${problem}`);
   if (existsSync(out) && readdirSync(out).length > 0 && !values.force) {
     throw new ConfigError(`xai make-dataset: output directory ${out} is not empty`, { suggestion: 'use --force to replace its contents' });
   }

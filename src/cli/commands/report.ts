@@ -32,6 +32,11 @@ export async function run(argv: string[]): Promise<number> {
   const { reportFromRun } = await import('../../report/index.ts');
   const { relative } = await import('node:path');
   const root = process.cwd();
+  if (typeof values.out === 'string') {
+    const { writableDirProblem } = await import('../../engine/paths.ts');
+    const problem = writableDirProblem(values.out);
+    if (problem) throw new ConfigError(`xai report: --out ${values.out}: ${problem}`);
+  }
   const t0 = Date.now();
   const r = await reportFromRun({
     root,
