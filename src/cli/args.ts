@@ -16,8 +16,16 @@ export interface Parsed {
 
 /** Parses `argv` against `options`; unknown options and missing values throw ConfigError naming `command`. */
 export function parseArgs(command: string, argv: string[], options: Record<string, OptionSpec>): Parsed {
+  // `--count -5`: a negative number after an option that takes a value is that value (node's parser calls it
+  // ambiguous); the option's own check then says what is expected
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const name = /^--([^=]+)$/.exec(argv[i])?.[1];
+    if (name && options[name]?.type === 'string' && /^-\d/.test(argv[i + 1] ?? '')) args.push(`${argv[i]}=${argv[++i]}`);
+    else args.push(argv[i]);
+  }
   try {
-    const r = nodeParseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    const r = nodeParseArgs({ args, options, allowPositionals: true, strict: true });
     return { values: r.values as Parsed['values'], positionals: r.positionals };
   } catch (e) {
     const msg = (e as Error).message;

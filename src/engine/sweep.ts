@@ -53,7 +53,8 @@ export function showValue(v: unknown): string {
 /** Run id of a combination: readable slug of the values + a hash of the pipeline name and every override. */
 export function combinationId(pipeline: string, baseSets: readonly string[], sets: readonly string[], values: readonly unknown[]): string {
   const h = createHash('sha256').update(JSON.stringify({ pipeline, sets: [...baseSets, ...sets].sort() })).digest('hex').slice(0, 8);
-  const slug = values.map(showValue).join('_').replace(/[^A-Za-z0-9_.+=-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40);
+  // a negative number keeps its sign as 'neg' (a leading '-' would read as an option on the command line)
+  const slug = values.map((v) => (typeof v === 'number' && v < 0 ? `neg${showValue(-v)}` : showValue(v))).join('_').replace(/[^A-Za-z0-9_.+=-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40);
   return `${slug ? slug + '.' : ''}${h}`;
 }
 

@@ -19,6 +19,10 @@ test('grid: cartesian product, first key slowest; sets are YAML/JSON values; ids
   assert.notEqual(expand(spec, 'demo', ['stages.lime.limit=3'])[0].id, c[0].id);
   // The string "250" is not the number 250.
   assert.notEqual(combinationId('demo', [], ['stages.a.x="250"'], ['250']), combinationId('demo', [], ['stages.a.x=250'], [250]));
+  // A negative number keeps its sign in the readable part (and never starts the id with '-').
+  assert.match(combinationId('demo', [], ['stages.a.x=-3'], [-3]), /^neg3\.[0-9a-f]{8}$/);
+  assert.match(combinationId('demo', [], ['stages.a.x=3'], [3]), /^3\.[0-9a-f]{8}$/);
+  assert.match(combinationId('demo', [], ['stages.a.x=-0.5', 'stages.b.y=2'], [-0.5, 2]), /^neg0\.5_2\./);
   // Duplicated values collapse to one combination.
   assert.equal(expand({ grid: [['stages.a.x', [1, 1, 2]]] }, 'p').length, 2);
 });

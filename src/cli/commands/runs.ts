@@ -23,7 +23,12 @@ export async function run(argv: string[]): Promise<number> {
   const lib = await import('../runs-lib.ts');
   const { ConfigError } = await import('../../engine/errors.ts');
   if (positionals.length > 1) throw new ConfigError(`xai runs: expected at most one pipeline, got ${positionals.length}`);
-  const pipes = positionals.length ? [await lib.pipelineName(root, positionals[0])] : lib.allPipelines(root);
+  const known = lib.allPipelines(root);
+  const pipes = positionals.length ? [await lib.pipelineName(root, positionals[0])] : known;
+  if (positionals.length && !/\.ya?ml$/.test(positionals[0]) && !known.includes(pipes[0])) {
+    const { didYouMean } = await import('../../engine/errors.ts');
+    throw new ConfigError(`xai runs: no pipeline '${positionals[0]}' has runs`, { suggestion: didYouMean(positionals[0], known) ?? (known.length ? `pipelines with runs: ${known.join(', ')}` : 'no runs recorded yet (xai run <pipeline.yaml>)') });
+  }
   const width = Math.max(60, process.stdout.columns || Number(process.env.COLUMNS) || 100);
   const json: unknown[] = [];
   const lines: string[] = [];

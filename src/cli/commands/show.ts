@@ -96,7 +96,9 @@ async function printTable(file: string, o: { limit: number; columns?: string[]; 
   try {
     t = readArrowFile(file);
   } catch (e) {
-    throw new ConfigError(`xai show: cannot read ${file} as an Arrow file: ${(e as Error).message}`);
+    throw new ConfigError(`xai show: ${file} is not a readable Arrow IPC file (truncated or corrupt: ${(e as Error).message})`, {
+      suggestion: 'if it is a cache entry, `xai run <pipeline> --verify` re-checks every entry against its checksums and recomputes a corrupt one',
+    });
   }
   try {
     if (o.json) {
