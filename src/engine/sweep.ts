@@ -162,6 +162,15 @@ export function parseGridArg(arg: string): [string, unknown[]] {
 export function parseRandomArg(arg: string): [string, Dist] {
   const [key, rest] = keyOf(arg, 'random');
   const m = /^\s*(int|uniform|loguniform|choice)\s*\((.*)\)\s*$/.exec(rest);
+  // name(…) that is not a distribution is a mistake, not a literal string value
+  const call = /^\s*([A-Za-z_]\w*)\s*\(.*\)\s*$/.exec(rest);
+  if (!m && call) {
+    throw new ConfigError(`--random ${key}: unknown distribution '${call[1]}'`, {
+      file: '--random',
+      expected: 'uniform(low, high), loguniform(low, high), int(low, high), choice(a, b, …) or a,b,c',
+      suggestion: didYouMean(call[1], ['int', 'uniform', 'loguniform', 'choice']),
+    });
+  }
   if (!m) return [key, { choice: splitTop(rest).map((x) => yamlValue(x, `--random ${key}`)) }];
   const args = splitTop(m[2]).map((x) => yamlValue(x, `--random ${key}`));
   if (m[1] === 'choice') return [key, { choice: args }];

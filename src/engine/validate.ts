@@ -157,7 +157,8 @@ function one(e: ErrorObject, prefix: PathSeg[], locate: Locator): ConfigError {
       break;
     }
     case 'type': {
-      expected = String(p.type).replace(/\bobject\b/, 'mapping');
+      // ['integer', 'string'] → 'integer or string'
+      expected = (Array.isArray(p.type) ? p.type : String(p.type).split(',')).map((t) => (t === 'object' ? 'mapping' : String(t))).join(' or ');
       detail = `expected ${expected}, got ${typeName(e.data)} ${short(e.data)}`;
       break;
     }

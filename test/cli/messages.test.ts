@@ -18,6 +18,8 @@ test('bad arguments and files: exit 2 with a located, expected-value message', (
     [['show', 'pipelines/p.yaml', 'nums', '--limit', '-1'], /--limit must be an integer >= 0, got '-1'/],
     [['runs', 'nosuch'], /no pipeline 'nosuch' has runs \(pipelines with runs: p\)/],
     [['runs', 'pp'], /did you mean 'p'\?/],
+    [['validate', 'pipelines/p.yaml', '--set', 'stages.nums.count=1.5'], /--set: stages\.nums\.params\.count: expected integer, got number 1\.5/],
+    [['sweep', 'pipelines/p.yaml', '--random', 'stages.nums.offset=gauss(1,2)', '--trials', '2', '--dry-run'], /unknown distribution 'gauss' \(expected uniform\(low, high\)/],
     [['show', 'trunc.arrow'], /trunc\.arrow is not a readable Arrow IPC file \(truncated or corrupt.*xai run <pipeline> --verify/],
   ];
   for (const [args, re] of cases) {
