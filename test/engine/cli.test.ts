@@ -1,7 +1,7 @@
 // The CLI surface: --help everywhere, unknown commands, show, gc, non-TTY progress lines.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { project, xai, xaiIn, manifestOf, completeEntries, statuses } from './helpers.ts';
 import { commands } from '../../src/cli/commands/index.ts';
@@ -106,6 +106,22 @@ test('non-TTY progress: plain log lines per stage', async () => {
     assert.doesNotMatch(r.stderr, /\x1b\[/, 'no escape codes when not a TTY');
     const r2 = xai(p.dir, ['run', 'pipelines/p.yaml', '--quiet']);
     assert.equal(r2.stderr, `ok in ${/ok in ([\d.]+)s/.exec(r2.stderr)![1]}s (2 cached); outputs in artifacts/p/\n`);
+  } finally {
+    p.cleanup();
+  }
+});
+
+test('gc: an empty work dir of a stage that failed before writing anything is an orphan: listed and removed', async () => {
+  const p = project();
+  try {
+    p.write('pipelines/p.yaml', 'name: p\nstages:\n  b: { uses: boom }\n');
+    assert.equal(xai(p.dir, ['run', 'pipelines/p.yaml']).code, 1);
+    const work = join(p.dir, 'artifacts/work/boom');
+    assert.ok(existsSync(work), 'the failed stage left its (empty) work dir');
+    const dry = await xaiIn(p.dir, ['gc']);
+    assert.match(dry.stdout, /would delete work\/boom\/[0-9a-f]{20} \(0 B\)/);
+    assert.equal(xai(p.dir, ['gc', '--yes']).code, 0);
+    assert.ok(!existsSync(join(work, readdirSync(work)[0] ?? 'none')), 'removed');
   } finally {
     p.cleanup();
   }

@@ -55,7 +55,9 @@ export async function run(argv: string[]): Promise<number> {
     const norm = (k: Set<string>) => new Set([...k].map((x) => { const i = x.lastIndexOf('/'); return `${safeName(x.slice(0, i))}/${x.slice(i + 1)}`; }));
     const keepC = norm(keep);
     const keepW = norm(new Set([...keep, ...keepWork]));
-    const drop = store.list().filter((e) => !(e.area === 'cache' ? keepC : keepW).has(`${e.kind}/${e.key}`));
+    // a work dir is kept only while a latest run refers to it and it holds something to resume (an empty one — a stage
+    // that failed before writing anything — is an orphan)
+    const drop = store.list().filter((e) => !(e.area === 'cache' ? keepC : keepW).has(`${e.kind}/${e.key}`) || (e.area === 'work' && dirSize(e.dir) === 0));
     let total = 0;
     for (const e of drop) {
       const size = dirSize(e.dir);
