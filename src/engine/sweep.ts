@@ -358,8 +358,21 @@ export async function writeSweepResults(dir: string, info: Record<string, Json>,
     await writeFile(tmp, data);
     renameSync(tmp, join(dir, name));
   };
-  await atomic('scoreboard.arrow', tableToBytes(table));
-  await atomic('pareto.arrow', tableToBytes(pareto));
+  // the tables follow the project's Arrow conventions (src/arrow/conventions.ts): sweep metadata, column descriptions
+  const { conform } = await import('../arrow/conventions.ts');
+  const { toolVersions } = await import('./runs.ts');
+  const columns: Record<string, string> = {
+    run_id: "the combination's run id (xai runs / xai compare)",
+    status: 'ok, failed, interrupted or pending',
+    avg_time: "seconds per image of the combination's lime stage (its timings, measured alone)",
+    pareto: 'on the Pareto front (max avg_iou, min avg_time)',
+    seconds: "the combination's run time [s]",
+    overrides: "the combination's --set overrides",
+    ...Object.fromEntries(keys.map((k) => [k.replace(/^stages\./, ''), `swept value of ${k}`])),
+  };
+  const meta = (name: string) => ({ stage: 'sweep', kind: 'sweep', key: String(info.sweep_id ?? ''), pipeline: String(info.pipeline ?? ''), version: toolVersions(process.cwd()).xai ?? 'unknown', table: name, params: { keys, base_sets: info.base_sets ?? [] }, columns });
+  await atomic('scoreboard.arrow', tableToBytes(conform(table, meta('scoreboard'))));
+  await atomic('pareto.arrow', tableToBytes(conform(pareto, meta('pareto'))));
   const ok = results.map((r, i) => ({ r, i })).filter(({ r }) => r.status === 'ok' && typeof r.scoreboard?.avg_iou === 'number' && typeof r.scoreboard?.avg_time === 'number');
   if (ok.length) {
     const svg = scatterChart({

@@ -91,6 +91,10 @@ test('sweep: each combination reuses the cached upstream stages; scoreboard + Pa
   const sbSchema = readArrowFile(join(p.dir, 'artifacts/sweeps/sw/latest/scoreboard.arrow')).schema;
   assert.equal(String(sbSchema.fields.find((f) => f.name === 'lime.num_samples')!.type), 'Int64');
   assert.equal(String(sbSchema.fields.find((f) => f.name === 'lime.segmentation_fn.name')!.type), 'Utf8');
+  // and follows the tables' conventions: sweep metadata, a description per column
+  assert.equal(sbSchema.metadata.get('xai.kind'), 'sweep');
+  assert.equal(sbSchema.metadata.get('xai.pipeline'), 'sw');
+  assert.deepEqual(sbSchema.fields.filter((f) => !f.metadata.get('xai.description')).map((f) => f.name), []);
   // Pareto (max IoU, min time): (200, quickshift) dominates every other point.
   assert.deepEqual(rows.map((x) => x.pareto), [true, false, false, false]);
   const front = tableToJsonRows(readArrowFile(join(p.dir, 'artifacts/sweeps/sw/latest/pareto.arrow')));
