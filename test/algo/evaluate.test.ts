@@ -64,12 +64,12 @@ test('ROAD imputation by hand: one missing pixel is the weighted mean of its nei
   const v = [1, 2, 3, 4, 0, 6, 7, 8, 9];
   const keep = Uint8Array.from([1, 1, 1, 1, 0, 1, 1, 1, 1]);
   const centre = (1 + 3 + 7 + 9) / 12 + (2 + 4 + 6 + 8) / 6;
-  close([noisyLinearImpute(Float32Array.from(v), 1, 3, 3, keep, { noise: 0 })[4]], [centre], 1e-9, 'centre');
+  close([noisyLinearImpute(Float32Array.from(v), 1, 3, 3, keep, { noise: 0, tol: 1e-10 })[4]], [centre], 1e-9, 'centre');
   const corner = Uint8Array.from([0, 1, 1, 1, 1, 1, 1, 1, 1]);
   const v0 = [0, 2, 3, 4, 5, 6, 7, 8, 9];
-  close([noisyLinearImpute(Float32Array.from(v0), 1, 3, 3, corner, { noise: 0 })[0]], [(2 / 6 + 4 / 6 + 5 / 12) / (5 / 12)], 1e-6, 'corner');
+  close([noisyLinearImpute(Float32Array.from(v0), 1, 3, 3, corner, { noise: 0, tol: 1e-10 })[0]], [(2 / 6 + 4 / 6 + 5 / 12) / (5 / 12)], 1e-6, 'corner');
   // a 1×3 row with the first two missing: x0 = x1 (its only neighbour), x1 = (x0 + 5)/2 → both 5
-  close(noisyLinearImpute(Float32Array.from([0, 0, 5]), 1, 1, 3, Uint8Array.from([0, 0, 1]), { noise: 0 }), [5, 5, 5], 1e-8, 'row');
+  close(noisyLinearImpute(Float32Array.from([0, 0, 5]), 1, 1, 3, Uint8Array.from([0, 0, 1]), { noise: 0, tol: 1e-10 }), [5, 5, 5], 1e-8, 'row');
   // noise: added per imputed value, channel-major in pixel order
   const seq = [1, -2, 3, -4];
   let k = 0;
@@ -84,9 +84,9 @@ test('ROAD keep masks and imputation match road.py (np.percentile, torch compare
   for (const r of ref.road) {
     const keep = roadKeepMask(ref.cam, r.percentile, r.order);
     assert.deepEqual(Array.from(keep), r.keep, `${r.order} ${r.percentile}: keep mask`);
-    close(noisyLinearImpute(img, C, H, W, keep, { noise: 0 }), Float32Array.from(r.imputed), 2e-6, `${r.order} ${r.percentile}`);
+    close(noisyLinearImpute(img, C, H, W, keep, { noise: 0, tol: 1e-10 }), Float32Array.from(r.imputed), 2e-6, `${r.order} ${r.percentile}`);
   }
-  close(noisyLinearImpute(img, C, H, W, Uint8Array.from(ref.hole.keep), { noise: 0 }), Float32Array.from(ref.hole.imputed), 2e-6, 'hole');
+  close(noisyLinearImpute(img, C, H, W, Uint8Array.from(ref.hole.keep), { noise: 0, tol: 1e-10 }), Float32Array.from(ref.hole.imputed), 2e-6, 'hole');
 });
 
 test('numpy percentile (linear) by hand', () => {

@@ -47,7 +47,7 @@ export function roadKeepMask(cam: ArrayLike<number>, pct: number, order: 'morf' 
 /**
  * Noisy linear imputation of a CHW image: pixels with keep = 0 are replaced by the solution of road.py's system
  * (the library solves it directly with scipy spsolve; we solve the same symmetric positive-definite system by
- * Jacobi-preconditioned conjugate gradients to a relative residual of `tol`), then noise·normal() is added to each
+ * Jacobi-preconditioned conjugate gradients to a relative residual of `tol`, default 1e-6: far below the noise), then noise·normal() is added to each
  * imputed value (noise ≠ 0 needs `normal`), channel by channel in pixel order (the library: torch.randn_like over (C, imputed pixels)).
  * With every pixel missing the system is singular: the image is left as is.
  */
@@ -83,59 +83,57 @@ export function noisyLinearImpute(
       }
     });
   }
-  const tol = o.tol ?? 1e-10;
+  const tol = o.tol ?? 1e-6;
   const maxIter = o.maxIter ?? 20 * m + 100;
-  // All channels in one loop (same matrix): Ax = (D − W_unknown) x.
-  const apply = (v: Float64Array, r: Float64Array) => {
-    for (let u = 0; u < m; u++) {
-      for (let c = 0; c < C; c++) r[u * C + c] = diag[u] * v[u * C + c];
-      for (let k = 0; k < 8; k++) {
-        const j = nbr[u * 8 + k];
-        if (j < 0) continue;
-        const w = nw[u * 8 + k];
-        for (let c = 0; c < C; c++) r[u * C + c] -= w * v[j * C + c];
-      }
-    }
-  };
   const x = new Float64Array(m * C);
   const r = Float64Array.from(b);
   const z = new Float64Array(m * C);
   const pv = new Float64Array(m * C);
   const ap = new Float64Array(m * C);
-  const rz = new Float64Array(C);
-  const bn = new Float64Array(C);
-  for (let i = 0; i < m * C; i++) {
-    z[i] = r[i] / diag[Math.floor(i / C)];
-    pv[i] = z[i];
-    rz[i % C] += r[i] * z[i];
-    bn[i % C] += b[i] * b[i];
-  }
+  const inv = diag.map((d) => 1 / d);
+  // Channels are solved together (same matrix), each with its own CG scalars; values are stored u-major (u·C + c).
+  const dot = (a: Float64Array, bb: Float64Array, c: number) => {
+    let s = 0;
+    for (let i = c; i < m * C; i += C) s += a[i] * bb[i];
+    return s;
+  };
+  for (let u = 0; u < m; u++) for (let c = 0; c < C; c++) pv[u * C + c] = z[u * C + c] = r[u * C + c] * inv[u];
+  const rz = Array.from({ length: C }, (_, c) => dot(r, z, c));
+  const bn = Array.from({ length: C }, (_, c) => dot(b, b, c));
   const done = new Array<boolean>(C).fill(false);
-  for (let it = 0; it < maxIter; it++) {
-    apply(pv, ap);
-    const pap = new Float64Array(C);
-    for (let i = 0; i < m * C; i++) pap[i % C] += pv[i] * ap[i];
-    const alpha = Array.from(rz, (v, c) => (done[c] || pap[c] === 0 ? 0 : v / pap[c]));
-    const rr = new Float64Array(C);
-    for (let i = 0; i < m * C; i++) {
-      const c = i % C;
-      x[i] += alpha[c] * pv[i];
-      r[i] -= alpha[c] * ap[i];
-      rr[c] += r[i] * r[i];
+  for (let it = 0; it < maxIter && !done.every(Boolean); it++) {
+    // ap = (D − W_unknown) pv
+    for (let u = 0; u < m; u++) {
+      const du = diag[u];
+      const base = u * C;
+      for (let c = 0; c < C; c++) ap[base + c] = du * pv[base + c];
+      for (let k = u * 8, e = k + 8; k < e; k++) {
+        const j = nbr[k];
+        if (j < 0) continue;
+        const w = nw[k], jb = j * C;
+        for (let c = 0; c < C; c++) ap[base + c] -= w * pv[jb + c];
+      }
     }
-    for (let c = 0; c < C; c++) if (rr[c] <= tol * tol * Math.max(bn[c], 1e-300)) done[c] = true;
-    if (done.every(Boolean)) break;
-    const rzNew = new Float64Array(C);
-    for (let i = 0; i < m * C; i++) {
-      z[i] = r[i] / diag[Math.floor(i / C)];
-      rzNew[i % C] += r[i] * z[i];
+    for (let c = 0; c < C; c++) {
+      if (done[c]) continue;
+      const pap = dot(pv, ap, c);
+      const alpha = pap === 0 ? 0 : rz[c] / pap;
+      let rr = 0, rzNew = 0;
+      for (let u = 0, i = c; u < m; u++, i += C) {
+        x[i] += alpha * pv[i];
+        r[i] -= alpha * ap[i];
+        z[i] = r[i] * inv[u];
+        rr += r[i] * r[i];
+        rzNew += r[i] * z[i];
+      }
+      if (rr <= tol * tol * Math.max(bn[c], 1e-300)) {
+        done[c] = true;
+        continue;
+      }
+      const beta = rz[c] === 0 ? 0 : rzNew / rz[c];
+      for (let i = c; i < m * C; i += C) pv[i] = z[i] + beta * pv[i];
+      rz[c] = rzNew;
     }
-    for (let i = 0; i < m * C; i++) {
-      const c = i % C;
-      const beta = done[c] || rz[c] === 0 ? 0 : rzNew[c] / rz[c];
-      pv[i] = z[i] + beta * pv[i];
-    }
-    rz.set(rzNew);
   }
   const noise = o.noise ?? ROAD_NOISE;
   if (noise !== 0 && !o.normal) throw new RangeError('noisyLinearImpute: noise ≠ 0 needs a normal() source');
