@@ -131,3 +131,41 @@ test('bad params and inputs: located errors, exit 2', async () => {
   bad('{}', /at least one explanation input/, '{ model: model, images: images }', 1);
   bad('{}', /input 'cams' \(stage 'images', kind dataset\) has no table 'cams'/, '{ model: model, images: images, cams: images }', 1);
 });
+
+test("scoreboard with an evaluate input: LIME's faithfulness means join the board (table and meta)", async () => {
+  await ready;
+  const rows4 = Array.from({ length: 16 }, (_, i) => Math.floor(i / 4)); // superpixel = row
+  const mask = Array.from({ length: 16 }, (_, i) => (i < 4 ? 1 : 0));
+  p.write('pipelines/p.yaml', `${PIPE('{ steps: 4, road: { percentiles: [50], noise: 0 } }', '{ model: model, images: images, cams: cams, lime: lime }')}
+  lime:
+    uses: fake-lime
+    params:
+      images:
+        - { id: a.png, index: 0, width: 4, height: 4, segments: ${JSON.stringify(rows4)}, total_ms: 100,
+            labels: [{ label: ${TARGET}, mask: ${JSON.stringify(mask)}, seg_ids: [0, 2], weights: [1, 0.5] }] }
+  cmp:
+    uses: compare
+    inputs: { cams: cams, lime: lime }
+  board:
+    uses: scoreboard
+    inputs: { lime: lime, compare: cmp, evaluate: ev }
+    params: { against: cam }
+`);
+  const r = xai(p.dir, ['run', 'pipelines/p.yaml']);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  const lime = rowsOf('per_image').find((x) => x.explanation === 'lime')!;
+  // LIME's map: row 0 weight 1, row 2 weight 0.5, rows 1 and 3 zero → deletion order rows 0, 2, then 1, 3
+  assert.equal(lime.target, TARGET);
+  const board = tableToJsonRows(readArrowFile(join(p.dir, 'artifacts/p/board/scoreboard.arrow')))[0] as Record<string, number>;
+  const r4 = (v: number) => Math.round(v * 1e4) / 1e4;
+  assert.equal(board.avg_deletion_auc, r4(lime.deletion_auc as number));
+  assert.equal(board.avg_insertion_auc, r4(lime.insertion_auc as number));
+  assert.equal(board.avg_road_combined, r4(lime.road_combined as number));
+  // the deletion curve of LIME's map by hand (zero baseline): rows 0 and 2 go first (4 pixels per step)
+  const order = [0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 12, 13, 14, 15];
+  const expected = [0, 4, 8, 12, 16].map((k) => {
+    const gone = new Set(order.slice(0, k));
+    return prob([0, 1, 2].map((c) => Array.from({ length: 16 }, (_, q) => (gone.has(q) ? 0 : x(c, q))).reduce((s, v) => s + v, 0) / 16));
+  });
+  (lime.deletion_curve as number[]).forEach((v, k) => assert.ok(Math.abs(v - expected[k]) < 1e-5, `lime deletion[${k}]`));
+});
