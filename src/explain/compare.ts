@@ -5,6 +5,7 @@
 import { Bool, Field, Float64, Int32, Schema, Utf8 } from 'apache-arrow';
 import { binarize, maskIoU, pointingGame, relevanceMass, summarize, type BinarizeRule } from '../algo/compare/index.ts';
 import { spearman } from '../algo/evaluate/stats.ts';
+import { summaryStatFields } from '../arrow/conventions.ts';
 
 export type RuleName = 'same-count' | 'top-percent' | 'threshold' | 'otsu';
 
@@ -114,12 +115,7 @@ export const summarySchema = new Schema([
   new Field('b', new Utf8(), false),
   new Field('metric', new Utf8(), false),
   new Field('rule', new Utf8(), true),
-  new Field('n', new Int32(), false),
-  new Field('mean', new Float64(), true),
-  new Field('median', new Float64(), true),
-  new Field('std', new Float64(), true),
-  new Field('min', new Float64(), true),
-  new Field('max', new Float64(), true),
+  ...summaryStatFields(),
   new Field('best', new Utf8(), true),
   new Field('worst', new Utf8(), true),
 ]);

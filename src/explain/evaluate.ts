@@ -9,7 +9,7 @@
 // batches of batch_size; the unperturbed image is predicted once and shared (deletion's first and insertion's last
 // point are that image). docs/evaluate.md is the user documentation.
 import { Field, Float32, Float64, Int32, Schema, Utf8, type Table } from 'apache-arrow';
-import { tensorField } from '../arrow/conventions.ts';
+import { summaryStatFields, tensorField } from '../arrow/conventions.ts';
 import {
   BASELINES, ROAD_NOISE, ROAD_PERCENTILES, baselineImage, curveImages, noisyLinearImpute, roadKeepMask, saliencyOrder, stepCounts, trapezoidAuc,
   type Baseline,
@@ -70,12 +70,7 @@ export function perImageSchema(steps: number, percentiles: number): Schema {
 export const summarySchema = new Schema([
   new Field('explanation', new Utf8(), false),
   new Field('metric', new Utf8(), false),
-  new Field('n', new Int32(), false),
-  new Field('mean', new Float64(), true),
-  new Field('median', new Float64(), true),
-  new Field('std', new Float64(), true),
-  new Field('min', new Float64(), true),
-  new Field('max', new Float64(), true),
+  ...summaryStatFields(),
 ]);
 
 /** Columns of per_image that the summary (and the scoreboard) summarise. */
