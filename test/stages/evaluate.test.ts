@@ -7,7 +7,7 @@
 // test/algo/evaluate.test.ts). Bad inputs: located ConfigErrors, exit 2.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { xai, repo } from '../engine/helpers.ts';
 import { compareProject, writePng } from './compare-helpers.ts';
@@ -58,7 +58,7 @@ stages:
 
 const p = compareProject();
 after(() => p.cleanup());
-for (const kind of ['load-model', 'evaluate']) p.write(`stages/${kind}.ts`, `export { default } from ${JSON.stringify(join(repo, 'stages', `${kind}.ts`))};\n`);
+for (const kind of ['load-model', 'evaluate', 'report']) p.write(`stages/${kind}.ts`, `export { default } from ${JSON.stringify(join(repo, 'stages', `${kind}.ts`))};\n`);
 mkdirSync(join(p.dir, 'data'), { recursive: true });
 mkdirSync(join(p.dir, 'models'), { recursive: true });
 writeFileSync(join(p.dir, 'models/linear.onnx'), model());
@@ -168,4 +168,23 @@ test("scoreboard with an evaluate input: LIME's faithfulness means join the boar
     return prob([0, 1, 2].map((c) => Array.from({ length: 16 }, (_, q) => (gone.has(q) ? 0 : x(c, q))).reduce((s, v) => s + v, 0) / 16));
   });
   (lime.deletion_curve as number[]).forEach((v, k) => assert.ok(Math.abs(v - expected[k]) < 1e-5, `lime deletion[${k}]`));
+});
+
+test('report: a faithfulness section with the summary and the mean deletion / insertion curves', async () => {
+  await ready;
+  p.write('pipelines/p.yaml', `${PIPE('{ steps: 4, metrics: [deletion, insertion] }')}
+  report:
+    uses: report
+    inputs: { evaluate: ev }
+`);
+  const r = xai(p.dir, ['run', 'pipelines/p.yaml']);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  const html = readFileSync(join(p.dir, 'artifacts/p/report/index.html'), 'utf8');
+  assert.match(html, /id="evaluate-ev"/);
+  assert.match(html, /Faithfulness: ev/);
+  assert.match(html, /gradcam@l/);
+  for (const c of ['deletion_curve', 'insertion_curve']) {
+    const svg = readFileSync(join(p.dir, 'artifacts/p/report', html.match(new RegExp(`src="([^"]*evaluate-ev-${c}[^"]*)"`))![1]), 'utf8');
+    assert.match(svg, /<polyline points="[^"]+"/);
+  }
 });
