@@ -104,3 +104,19 @@ test('Spearman, Kendall τ-b and SSIM match scipy / skimage 0.19.3', () => {
   assert.equal(ssim(s.a, s.a, s.H, s.W, 1), 1);
   assert.ok(Number.isNaN(kendallTauB([1, 1, 1], [1, 2, 3])));
 });
+
+test('LIME stability by hand: pairwise Jaccard, top-k Kendall τ-b, R² spread', async () => {
+  const { meanPairwiseJaccard, meanPairwiseTopKKendall, r2Spread } = await import('../../src/algo/evaluate/index.ts');
+  // IoU pairs: {0,1}·{0,1,2} = 2/3, {0,1}·{1,2} = 1/3, {0,1,2}·{1,2} = 2/3 → mean 5/9
+  assert.ok(Math.abs(meanPairwiseJaccard([[1, 1, 0, 0], [1, 1, 1, 0], [0, 1, 1, 0]]) - 5 / 9) < 1e-15);
+  assert.ok(Number.isNaN(meanPairwiseJaccard([[1, 0]])));
+  // A ranks 0 > 1 > 2, B ranks 0 > 2 > 1: pairs (0,1), (0,2) concordant, (1,2) discordant → τ = 1/3
+  const A = new Map([[0, 3], [1, 2], [2, 1]]), B = new Map([[0, 3], [1, 1], [2, 2]]);
+  assert.ok(Math.abs(meanPairwiseTopKKendall([A, B], 3) - 1 / 3) < 1e-15);
+  // top-1: A's {0}, B's {0} → one segment, τ undefined → NaN; top-2 union {0,1,2} as above
+  assert.ok(Number.isNaN(meanPairwiseTopKKendall([A, B], 1)));
+  assert.ok(Math.abs(meanPairwiseTopKKendall([A, B], 2) - 1 / 3) < 1e-15);
+  const s = r2Spread([0.5, 0.7, 0.6]);
+  assert.ok(Math.abs(s.range - 0.2) < 1e-12);
+  assert.ok(Math.abs(s.std - Math.sqrt(((0.1) ** 2 * 2) / 3)) < 1e-12);
+});

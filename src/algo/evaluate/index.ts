@@ -2,3 +2,4 @@
 export * from './curves.ts';
 export * from './road.ts';
 export * from './stats.ts';
+export * from './stability.ts';
