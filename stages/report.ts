@@ -37,6 +37,7 @@ export default {
     stats: any('a concept-stats stage (its label-units stage is used)', ['concept-stats']),
     concepts: any('a compare-concepts stage (shared / exclusive concepts of two dissections)', ['compare-concepts']),
     images: any('the dataset stage of the explained images', ['dataset', 'synth-dataset']),
+    evaluate: any('an evaluate stage (faithfulness: summary and mean deletion / insertion curves)', ['evaluate']),
     more1: any('any other stage to include (with its upstreams)'),
     more2: any('any other stage to include (with its upstreams)'),
     more3: any('any other stage to include (with its upstreams)'),

@@ -28,7 +28,13 @@ export const scoreboardSchema = new Schema([
   new Field('params', new Utf8(), false),
   new Field('lime_stage', new Utf8(), false),
   new Field('lime_key', new Utf8(), false),
+  new Field('avg_deletion_auc', new Float64(), true),
+  new Field('avg_insertion_auc', new Float64(), true),
+  new Field('avg_road_combined', new Float64(), true),
 ]);
+
+/** The evaluate metrics a board carries (the evaluate summary's means of LIME's rows), by board column. */
+export const EVALUATE_COLUMNS = { avg_deletion_auc: 'deletion_auc', avg_insertion_auc: 'insertion_auc', avg_road_combined: 'road_combined' } as const;
 
 export default {
   kind: 'scoreboard',
@@ -55,9 +61,18 @@ export default {
   inputs: {
     lime: { description: 'the lime stage whose configuration is scored (computed alone: its time per image is the board avg_time)', timed: true },
     compare: { description: 'a compare stage over the same lime stage (per-image IoU with the CAM and ground truth)', optional: true, kinds: ['compare'] },
+    evaluate: { description: "an evaluate stage over the same lime stage: the means of LIME's deletion / insertion AUC and ROAD combined join the board", optional: true, kinds: ['evaluate'] },
   },
   outputs: {
-    scoreboard: { description: 'one row: avg_iou, n_images, against (gt | cam:<method@layer> | mixed), n_gt, n_cam, iou_std, forwards_per_image, params (JSON), lime_stage, lime_key', type: 'table' },
+    scoreboard: {
+      description: 'one row: avg_iou, n_images, against (gt | cam:<method@layer> | mixed), n_gt, n_cam, iou_std, forwards_per_image, params (JSON), lime_stage, lime_key, avg_deletion_auc, avg_insertion_auc, avg_road_combined (with an evaluate input, else null)',
+      type: 'table',
+      columns: {
+        avg_deletion_auc: "mean deletion AUC of LIME's maps (evaluate input; lower = more faithful) [0, 1]",
+        avg_insertion_auc: "mean insertion AUC of LIME's maps (evaluate input; higher = more faithful) [0, 1]",
+        avg_road_combined: "mean ROAD combined score of LIME's maps (evaluate input; higher = more faithful)",
+      },
+    },
     'scoreboard.json': { description: '{avg_iou, n_images, forwards_per_image, params} (avg_time: a measurement, see xai show / xai sweep)', type: 'file' },
   },
   async run(ctx) {
@@ -148,14 +163,27 @@ export default {
     const limeParams = (limeIn.params ?? {}) as Record<string, Json>;
     const params = Object.fromEntries(Object.entries(limeParams).filter(([k]) => !p.omit.includes(k)));
     const entry = { avg_iou: r4(si.mean), n_images: ious.length, forwards_per_image: r4(sf.mean), params };
+    // With an evaluate input: LIME's faithfulness means (its summary rows of explanation 'lime').
+    const faith: Record<string, number | null> = {};
+    const evIn = ctx.inputs.evaluate as UpstreamOutputs | undefined;
+    if (evIn) {
+      const t = await evIn.table('summary');
+      const [ex, mt, mean] = ['explanation', 'metric', 'mean'].map((n) => t.getChild(n)!);
+      for (const [col, metric] of Object.entries(EVALUATE_COLUMNS)) {
+        let v: number | null = null;
+        for (let r = 0; r < t.numRows; r++) if (ex.get(r) === 'lime' && mt.get(r) === metric) v = mean.get(r) as number | null;
+        faith[col] = v === null ? null : r4(v);
+      }
+      if (Object.values(faith).every((v) => v === null)) ctx.log.warn(`evaluate stage '${evIn.stageId}' scored no LIME map: bind it to this lime stage`);
+    }
     await ctx.out.table(
       'scoreboard',
-      tableFromRows([{ ...entry, params: JSON.stringify(params), against, n_gt: nGt, n_cam: nCam, iou_std: r4(si.std), lime_stage: limeIn.stageId, lime_key: limeIn.key }], scoreboardSchema),
+      tableFromRows([{ ...entry, params: JSON.stringify(params), against, n_gt: nGt, n_cam: nCam, iou_std: r4(si.std), lime_stage: limeIn.stageId, lime_key: limeIn.key, ...faith }], scoreboardSchema),
     );
     await ctx.out.file('scoreboard.json', JSON.stringify(entry, null, 2) + '\n');
     ctx.log.info(`avg_iou ${entry.avg_iou} (against ${against}), ${entry.forwards_per_image} forwards/image, ${entry.n_images} images`);
     // avg_time is joined where the board is shown, from the lime entry's timings (see the header)
-    ctx.out.meta('scoreboard', { ...entry, against, time_of: { stage: limeIn.stageId, kind: limeIn.kind, key: limeIn.key } } as unknown as Json);
+    ctx.out.meta('scoreboard', { ...entry, ...faith, against, time_of: { stage: limeIn.stageId, kind: limeIn.kind, key: limeIn.key } } as unknown as Json);
     ctx.out.meta('metrics', { avg_iou: entry.avg_iou, n_images: entry.n_images, forwards_per_image: entry.forwards_per_image });
   },
 } satisfies StageDef<Params>;

@@ -8,7 +8,7 @@
 //   (the resolved params, JSON), and per field `xai.description` (what it holds, with units).
 // The engine applies the schema-level part to every table at write time (conform); stages declare tensor fields with
 // tensorField and may describe their columns; common column names are described once here.
-import { DataType, Field, FixedSizeList, List, RecordBatch, Schema, Table, Type } from 'apache-arrow';
+import { DataType, Field, FixedSizeList, Float64, Int32, List, RecordBatch, Schema, Table, Type } from 'apache-arrow';
 
 export const TENSOR_EXTENSION = 'arrow.fixed_shape_tensor';
 export const DESCRIPTION_KEY = 'xai.description';
@@ -165,6 +165,9 @@ export const COLUMN_DESCRIPTIONS: Record<string, string> = {
   n_gt: 'images scored against the ground truth',
   n_cam: 'images scored against the CAM',
   forwards_per_image: 'model forwards per image (deterministic cost)',
+  avg_deletion_auc: "mean deletion AUC of the LIME explanations (lower: more faithful) [0, 1]",
+  avg_insertion_auc: "mean insertion AUC of the LIME explanations (higher: more faithful) [0, 1]",
+  avg_road_combined: "mean ROAD combined score of the LIME explanations ((LeRF − MoRF) / 2)",
   params: 'resolved params (JSON)',
   lime_stage: 'the scored lime stage',
   lime_key: "the scored lime stage's cache key",
@@ -212,3 +215,11 @@ export const COLUMN_DESCRIPTIONS: Record<string, string> = {
   unique_concepts: 'distinct concepts among interpretable units',
   value: 'activation value',
 };
+
+/** The columns of a summary statistic (summarize() in src/algo/compare): n, mean, median, std, min, max. */
+export function summaryStatFields(): Field[] {
+  return [
+    new Field('n', new Int32(), false),
+    ...['mean', 'median', 'std', 'min', 'max'].map((n) => new Field(n, new Float64(), true)),
+  ];
+}

@@ -263,8 +263,27 @@ export function sweepId(pipeline: string, baseSets: readonly string[], combos: r
   return createHash('sha256').update(JSON.stringify({ pipeline, baseSets, ids: combos.map((c) => c.id) })).digest('hex').slice(0, 10);
 }
 
-/** Builds the scoreboard table (a row per combination) and the indices of its Pareto front. */
-export async function scoreboardTable(keys: string[], results: ComboResult[], integerKeys: ReadonlySet<string> = new Set()) {
+/** What the Pareto front maximises or minimises against avg_time: a board column (default avg_iou, max). */
+export interface Objective {
+  metric: string;
+  direction: 'max' | 'min';
+}
+const EVAL_BOARD_COLUMNS = ['avg_deletion_auc', 'avg_insertion_auc', 'avg_road_combined'];
+export const DEFAULT_OBJECTIVE: Objective = { metric: 'avg_iou', direction: 'max' };
+/** Board columns an objective may name (the evaluate means join the board when the scoreboard has an evaluate input). */
+export const OBJECTIVE_METRICS = ['avg_iou', 'avg_deletion_auc', 'avg_insertion_auc', 'avg_road_combined', 'forwards_per_image'] as const;
+
+/** `--objective <metric>[:max|min]` (default direction: max). */
+export function parseObjective(arg: string): Objective {
+  const m = /^([a-z_]+)(?::(max|min))?$/.exec(arg.trim());
+  if (!m || !(OBJECTIVE_METRICS as readonly string[]).includes(m[1])) {
+    throw new ConfigError(`--objective ${arg}: expected <metric>[:max|min]`, { file: '--objective', expected: `a metric among ${OBJECTIVE_METRICS.join(', ')}` });
+  }
+  return { metric: m[1], direction: (m[2] as 'max' | 'min' | undefined) ?? 'max' };
+}
+
+/** Builds the scoreboard table (a row per combination) and the indices of its Pareto front (objective vs avg_time). */
+export async function scoreboardTable(keys: string[], results: ComboResult[], integerKeys: ReadonlySet<string> = new Set(), objective: Objective = DEFAULT_OBJECTIVE) {
   const { Bool, Field, Float64, Int32, Int64, Schema, Utf8 } = await import('apache-arrow');
   const { tableFromRows } = await import('../arrow/io.ts');
   const { paretoFront } = await import('../algo/compare/index.ts');
@@ -283,6 +302,7 @@ export async function scoreboardTable(keys: string[], results: ComboResult[], in
     new Field('avg_iou', new Float64(), true),
     new Field('avg_time', new Float64(), true),
     new Field('forwards_per_image', new Float64(), true),
+    ...EVAL_BOARD_COLUMNS.map((c) => new Field(c, new Float64(), true)),
     new Field('n_images', new Int32(), true),
     new Field('against', new Utf8(), true),
     new Field('pareto', new Bool(), false),
@@ -291,7 +311,11 @@ export async function scoreboardTable(keys: string[], results: ComboResult[], in
   ];
   const schema = new Schema(fields);
   const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : NaN);
-  const front = new Set(paretoFront(results.map((r) => ({ iou: r.status === 'ok' ? num(r.scoreboard?.avg_iou) : NaN, time: r.status === 'ok' ? num(r.scoreboard?.avg_time) : NaN }))));
+  // the front maximises its first coordinate: a minimised objective enters negated
+  const sign = objective.direction === 'max' ? 1 : -1;
+  const points = results.map((r) => ({ iou: r.status === 'ok' ? sign * num(r.scoreboard?.[objective.metric]) : NaN, time: r.status === 'ok' ? num(r.scoreboard?.avg_time) : NaN }));
+  const order = paretoFront(points);
+  const front = new Set(order);
   const rows = results.map((r, i) => {
     const row: Record<string, unknown> = {
       run_id: r.combo.id,
@@ -299,6 +323,7 @@ export async function scoreboardTable(keys: string[], results: ComboResult[], in
       avg_iou: r.scoreboard?.avg_iou ?? null,
       avg_time: r.scoreboard?.avg_time ?? null,
       forwards_per_image: r.scoreboard?.forwards_per_image ?? null,
+      ...Object.fromEntries(EVAL_BOARD_COLUMNS.map((c) => [c, r.scoreboard?.[c] ?? null])),
       n_images: r.scoreboard?.n_images ?? null,
       against: r.scoreboard?.against ?? null,
       pareto: front.has(i),
@@ -313,29 +338,30 @@ export async function scoreboardTable(keys: string[], results: ComboResult[], in
     return row;
   });
   const table = tableFromRows(rows, schema);
-  const order = paretoFront(results.map((r) => ({ iou: r.status === 'ok' ? num(r.scoreboard?.avg_iou) : NaN, time: r.status === 'ok' ? num(r.scoreboard?.avg_time) : NaN })));
   const pareto = tableFromRows(order.map((i) => rows[i]), schema);
   return { table, pareto, rows, front: order };
 }
 
 /** Narrow text table of the scoreboard: one line per combination, swept values, avg_iou, avg_time, n, Pareto mark. */
-export function formatScoreboard(keys: string[], results: ComboResult[], front: number[]): string {
+export function formatScoreboard(keys: string[], results: ComboResult[], front: number[], objective: Objective = DEFAULT_OBJECTIVE): string {
+  const extra = objective.metric === 'avg_iou' ? [] : [objective.metric];
   const short = (k: string) => {
     const parts = k.replace(/^stages\./, '').split('.');
     return parts.slice(-2).join('.');
   };
-  const head = ['run id', ...keys.map(short), 'avg_iou', 'avg_time', 'n', 'pareto'];
+  const head = ['run id', ...keys.map(short), 'avg_iou', ...extra, 'avg_time', 'n', 'pareto'];
   const f = (v: unknown, d: number) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(d) : '-');
   const lines = results.map((r, i) => [
     r.combo.id,
     ...keys.map((k) => (r.combo.values[k] === undefined ? '-' : showValue(r.combo.values[k]))),
     r.status === 'ok' ? f(r.scoreboard?.avg_iou, 4) : r.status,
+    ...extra.map((m) => (r.status === 'ok' ? f(r.scoreboard?.[m], 4) : '')),
     r.status === 'ok' ? f(r.scoreboard?.avg_time, 3) : '',
     r.status === 'ok' ? String(r.scoreboard?.n_images ?? '-') : '',
     front.includes(i) ? '*' : '',
   ]);
   const widths = head.map((h, j) => Math.min(40, Math.max(h.length, ...lines.map((l) => l[j].length))));
-  const numeric = (j: number) => j >= head.length - 4 && j < head.length - 1;
+  const numeric = (j: number) => j >= head.length - 4 - extra.length && j < head.length - 1;
   const fmt = (cells: string[]) =>
     cells
       .map((c, j) => {
@@ -348,11 +374,12 @@ export function formatScoreboard(keys: string[], results: ComboResult[], front: 
 }
 
 /** Writes a sweep's result files and points artifacts/sweeps/<pipeline>/latest at them. */
-export async function writeSweepResults(dir: string, info: Record<string, Json>, keys: string[], results: ComboResult[], integerKeys?: ReadonlySet<string>) {
+export async function writeSweepResults(dir: string, info: Record<string, Json>, keys: string[], results: ComboResult[], integerKeys?: ReadonlySet<string>, objective: Objective = DEFAULT_OBJECTIVE) {
   const { tableToBytes } = await import('../arrow/io.ts');
   const { scatterChart } = await import('../viz/svg.ts');
   mkdirSync(dir, { recursive: true });
-  const { table, pareto, front } = await scoreboardTable(keys, results, integerKeys);
+  const { table, pareto, front } = await scoreboardTable(keys, results, integerKeys, objective);
+  const y = objective.metric;
   const atomic = async (name: string, data: Uint8Array | string) => {
     const tmp = join(dir, `.${name}.${process.pid}.tmp`);
     await writeFile(tmp, data);
@@ -365,7 +392,7 @@ export async function writeSweepResults(dir: string, info: Record<string, Json>,
     run_id: "the combination's run id (xai runs / xai compare)",
     status: 'ok, failed, interrupted or pending',
     avg_time: "seconds per image of the combination's lime stage (its timings, measured alone)",
-    pareto: 'on the Pareto front (max avg_iou, min avg_time)',
+    pareto: `on the Pareto front (${objective.direction} ${y}, min avg_time)`,
     seconds: "the combination's run time [s]",
     overrides: "the combination's --set overrides",
     ...Object.fromEntries(keys.map((k) => [k.replace(/^stages\./, ''), `swept value of ${k}`])),
@@ -373,19 +400,20 @@ export async function writeSweepResults(dir: string, info: Record<string, Json>,
   const meta = (name: string) => ({ stage: 'sweep', kind: 'sweep', key: String(info.sweep_id ?? ''), pipeline: String(info.pipeline ?? ''), version: toolVersions(process.cwd()).xai ?? 'unknown', table: name, params: { keys, base_sets: info.base_sets ?? [] }, columns });
   await atomic('scoreboard.arrow', tableToBytes(conform(table, meta('scoreboard'))));
   await atomic('pareto.arrow', tableToBytes(conform(pareto, meta('pareto'))));
-  const ok = results.map((r, i) => ({ r, i })).filter(({ r }) => r.status === 'ok' && typeof r.scoreboard?.avg_iou === 'number' && typeof r.scoreboard?.avg_time === 'number');
+  const ok = results.map((r, i) => ({ r, i })).filter(({ r }) => r.status === 'ok' && typeof r.scoreboard?.[y] === 'number' && typeof r.scoreboard?.avg_time === 'number');
   if (ok.length) {
     const svg = scatterChart({
-      title: 'LIME configurations: IoU vs time per image',
-      points: ok.map(({ r }) => ({ x: r.scoreboard!.avg_time as number, y: r.scoreboard!.avg_iou as number, label: r.combo.id })),
+      title: y === 'avg_iou' ? 'LIME configurations: IoU vs time per image' : `LIME configurations: ${y} (${objective.direction}) vs time per image`,
+      points: ok.map(({ r }) => ({ x: r.scoreboard!.avg_time as number, y: r.scoreboard![y] as number, label: r.combo.id })),
       xLabel: 'avg_time (s per image)',
-      yLabel: 'avg_iou',
+      yLabel: y,
       pareto: front.map((i) => ok.findIndex((o) => o.i === i)).filter((i) => i >= 0),
     });
     await atomic('pareto.svg', svg);
   }
   const json = {
     ...info,
+    objective: objective as unknown as Json,
     keys,
     combinations: results.map((r, i) => ({ run_id: r.combo.id, values: r.combo.values as Record<string, Json>, sets: r.combo.sets, status: r.status, seconds: r.seconds ?? null, computed: r.computed ?? null, error: r.error ?? null, scoreboard: (r.scoreboard ?? null) as Json, pareto: front.includes(i) })),
   };
@@ -438,6 +466,8 @@ export interface SweepOptions {
   argv?: string[];
   /** Only expand and validate. */
   dryRun?: boolean;
+  /** What the Pareto front is drawn against (with avg_time); default avg_iou, max. */
+  objective?: Objective;
   onStart?(info: { pipeline: string; sweepId: string; dir: string; combos: Combination[]; targets: string[]; collect?: string }): void;
   onCombination?(i: number, n: number, combo: Combination, result?: ComboResult): void;
 }
@@ -545,14 +575,14 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
       const sb = e && boardOf(store, e);
       if (sb) res.scoreboard = sb as ComboResult['scoreboard'];
     }
-    ({ front } = await writeSweepResults(dir, info, keys, results, intKeys));
+    ({ front } = await writeSweepResults(dir, info, keys, results, intKeys, opts.objective));
     opts.onCombination?.(i, combos.length, c, res);
     if (r.interrupted) {
       interrupted = true;
       break;
     }
   }
-  if (!interrupted && combos.length) ({ front } = await writeSweepResults(dir, { ...info, finished: new Date().toISOString() }, keys, results, intKeys));
+  if (!interrupted && combos.length) ({ front } = await writeSweepResults(dir, { ...info, finished: new Date().toISOString() }, keys, results, intKeys, opts.objective));
   return { pipeline: name, sweepId: sid, dir, keys, combos, results, front, targets, collect, interrupted, seconds: (Date.now() - t0) / 1000 };
 }
 

@@ -4,6 +4,8 @@
 // order on ties; relevance mass: share of the positive mass inside the mask).
 import { Bool, Field, Float64, Int32, Schema, Utf8 } from 'apache-arrow';
 import { binarize, maskIoU, pointingGame, relevanceMass, summarize, type BinarizeRule } from '../algo/compare/index.ts';
+import { spearman } from '../algo/evaluate/stats.ts';
+import { summaryStatFields } from '../arrow/conventions.ts';
 
 export type RuleName = 'same-count' | 'top-percent' | 'threshold' | 'otsu';
 
@@ -113,12 +115,7 @@ export const summarySchema = new Schema([
   new Field('b', new Utf8(), false),
   new Field('metric', new Utf8(), false),
   new Field('rule', new Utf8(), true),
-  new Field('n', new Int32(), false),
-  new Field('mean', new Float64(), true),
-  new Field('median', new Float64(), true),
-  new Field('std', new Float64(), true),
-  new Field('min', new Float64(), true),
-  new Field('max', new Float64(), true),
+  ...summaryStatFields(),
   new Field('best', new Utf8(), true),
   new Field('worst', new Utf8(), true),
 ]);
@@ -142,35 +139,6 @@ export function limeWeightMap(segments: Int32Array, segIds: ArrayLike<number>, w
 
 /** Name of a CAM in outputs: `method@layer`. */
 export const camName = (method: string, layer: string) => `${method}@${layer}`;
-
-/** Spearman rank correlation (average ranks on ties); NaN with fewer than 3 pairs or a constant side. */
-export function spearman(x: number[], y: number[]): number {
-  const ok = x.map((v, i) => [v, y[i]] as const).filter(([a, b]) => Number.isFinite(a) && Number.isFinite(b));
-  if (ok.length < 3) return NaN;
-  const rank = (v: number[]) => {
-    const idx = v.map((_, i) => i).sort((a, b) => v[a] - v[b]);
-    const r = new Array<number>(v.length);
-    for (let i = 0; i < idx.length; ) {
-      let j = i;
-      while (j + 1 < idx.length && v[idx[j + 1]] === v[idx[i]]) j++;
-      for (let k = i; k <= j; k++) r[idx[k]] = (i + j) / 2 + 1;
-      i = j + 1;
-    }
-    return r;
-  };
-  const rx = rank(ok.map((p) => p[0]));
-  const ry = rank(ok.map((p) => p[1]));
-  const n = ok.length;
-  const mx = rx.reduce((s, v) => s + v, 0) / n;
-  const my = ry.reduce((s, v) => s + v, 0) / n;
-  let sxy = 0, sxx = 0, syy = 0;
-  for (let i = 0; i < n; i++) {
-    sxy += (rx[i] - mx) * (ry[i] - my);
-    sxx += (rx[i] - mx) ** 2;
-    syy += (ry[i] - my) ** 2;
-  }
-  return sxx > 0 && syy > 0 ? sxy / Math.sqrt(sxx * syy) : NaN;
-}
 
 export interface CompareResult {
   perImage: Record<string, unknown>[];

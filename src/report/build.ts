@@ -9,6 +9,7 @@ import { Site, esc, jsonDetails, kv, num, table } from './html.ts';
 import { imagesSection } from './images.ts';
 import { dissectionSections } from './dissection.ts';
 import { clipDissectSections } from './clipdissect.ts';
+import { evaluateSections } from './evaluate.ts';
 import type { RunRecord } from '../engine/runs.ts';
 
 export interface BuildOptions {
@@ -52,6 +53,7 @@ export async function buildReport(given: Entry[], o: BuildOptions): Promise<Buil
   await imagesSection(site, entries, { maxImages: o.maxImages ?? 24, root: o.root, log });
   await dissectionSections(site, entries, { topImages: o.topImages ?? 5, thumb: o.thumb ?? 96, root: o.root, log });
   await clipDissectSections(site, entries);
+  await evaluateSections(site, entries);
   await scoreboardSection(site, entries, o.scoreboards ?? []);
   await metadataSection(site, entries, o);
 

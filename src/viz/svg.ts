@@ -1,5 +1,5 @@
 // Small dependency-free SVG charts for reports: vertical bars, horizontal bars (concept histograms), grouped bars,
-// and a scatter plot with a Pareto line. Each returns a standalone SVG document string (xmlns, width, height,
+// a scatter plot with a Pareto line, and line charts. Each returns a standalone SVG document string (xmlns, width, height,
 // viewBox set); all text is XML-escaped. Numbers are printed with up to 2 decimals.
 
 /** Escape text for XML content and attribute values. */
@@ -279,6 +279,52 @@ export function scatterChart(o: ScatterChartOptions): string {
     const tip = `${p.label ? p.label + ': ' : ''}(${fmt(p.x)}, ${fmt(p.y)})`;
     body.push(`<circle cx="${n2(X(p.x))}" cy="${n2(Y(p.y))}" r="${front ? 4.5 : 3.5}" fill="${front ? '#e15759' : PALETTE[0]}"><title>${escapeXml(tip)}</title></circle>`);
     if (p.label) body.push(text(X(p.x) + 6, Y(p.y) - 5, p.label, 'font-size="9"'));
+  });
+  if (o.xLabel) body.push(text(left + pw / 2, height - 8, o.xLabel, 'text-anchor="middle"'));
+  if (o.yLabel) body.push(text(14, top + ph / 2, o.yLabel, `text-anchor="middle" transform="rotate(-90 14 ${n2(top + ph / 2)})"`));
+  return doc(width, height, body, o.title);
+}
+
+export interface LineSeries {
+  label: string;
+  points: [number, number][];
+}
+
+export interface LineChartOptions {
+  title?: string;
+  series: LineSeries[];
+  xLabel?: string;
+  yLabel?: string;
+  width?: number;
+  height?: number;
+}
+
+/** Line chart: one polyline per series (e.g. a deletion curve per explanation), with a legend on the right. */
+export function lineChart(o: LineChartOptions): string {
+  const width = o.width ?? 520;
+  const height = o.height ?? 300;
+  const left = 56, legend = 140, top = o.title ? 30 : 12, bottom = 40;
+  const pw = width - left - legend - 12;
+  const ph = height - top - bottom;
+  const all = o.series.flatMap((s) => s.points).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
+  const xs = rangeScale(Math.min(...all.map((p) => p[0]), Infinity), Math.max(...all.map((p) => p[0]), -Infinity));
+  const ys = rangeScale(Math.min(...all.map((p) => p[1]), Infinity), Math.max(...all.map((p) => p[1]), -Infinity));
+  const X = (v: number) => left + ((v - xs.lo) / (xs.hi - xs.lo)) * pw;
+  const Y = (v: number) => top + ph - ((v - ys.lo) / (ys.hi - ys.lo)) * ph;
+  const body: string[] = [];
+  for (let t = xs.lo; t <= xs.hi + xs.step / 2; t += xs.step) body.push(text(X(t), top + ph + 14, fmt(t), 'text-anchor="middle"'));
+  for (let t = ys.lo; t <= ys.hi + ys.step / 2; t += ys.step) {
+    body.push(`<line x1="${left}" x2="${n2(left + pw)}" y1="${n2(Y(t))}" y2="${n2(Y(t))}" stroke="#eee"/>`);
+    body.push(text(left - 4, Y(t) + 4, fmt(t), 'text-anchor="end"'));
+  }
+  body.push(`<rect x="${left}" y="${top}" width="${n2(pw)}" height="${n2(ph)}" fill="none" stroke="#333"/>`);
+  o.series.forEach((s, i) => {
+    const c = PALETTE[i % PALETTE.length];
+    const pts = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y)).map(([x, y]) => `${n2(X(x))},${n2(Y(y))}`);
+    body.push(`<polyline points="${pts.join(' ')}" fill="none" stroke="${c}" stroke-width="1.5"><title>${escapeXml(s.label)}</title></polyline>`);
+    const ly = top + 10 + i * 16;
+    body.push(`<line x1="${n2(left + pw + 12)}" x2="${n2(left + pw + 30)}" y1="${ly}" y2="${ly}" stroke="${c}" stroke-width="2"/>`);
+    body.push(text(left + pw + 34, ly + 4, s.label));
   });
   if (o.xLabel) body.push(text(left + pw / 2, height - 8, o.xLabel, 'text-anchor="middle"'));
   if (o.yLabel) body.push(text(14, top + ph / 2, o.yLabel, `text-anchor="middle" transform="rotate(-90 14 ${n2(top + ph / 2)})"`));

@@ -16,7 +16,7 @@ export function maskIoU(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 /** Pixel indices ordered by value descending; ties by lower index first (row-major). NaN ranks last. */
-function rankDescending(map: ArrayLike<number>): Uint32Array {
+export function rankDescending(map: ArrayLike<number>): Uint32Array {
   const idx = new Uint32Array(map.length);
   for (let i = 0; i < idx.length; i++) idx[i] = i;
   const v = (i: number) => (Number.isNaN(map[i]) ? -Infinity : map[i]);

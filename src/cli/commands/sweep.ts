@@ -17,8 +17,8 @@ and their upstream stages only.
 Results: artifacts/sweeps/<pipeline>/<sweep id>/ (also artifacts/sweeps/<pipeline>/latest/):
   scoreboard.arrow  a row per combination: run_id, status, one column per swept param, avg_iou, avg_time,
                     n_images, against, pareto, seconds, overrides
-  pareto.arrow      the Pareto front (max avg_iou, min avg_time), by time
-  pareto.svg        avg_iou vs avg_time, front highlighted
+  pareto.arrow      the Pareto front (max avg_iou — or the --objective —, min avg_time), by time
+  pareto.svg        avg_iou (or the objective) vs avg_time, front highlighted
   sweep.json        the combinations, their status and scoreboard entries
 The scoreboard is printed at the end (* = on the Pareto front). Every combination's run record is listed by
 xai runs <pipeline> and can be diffed with xai compare <run> <run>.
@@ -36,6 +36,9 @@ Options:
   --dry-run                              list the combinations and their run ids; run nothing
   --verbose                              show every stage's log lines, cached ones included
   --quiet                                only the scoreboard
+  --objective <metric>[:max|min]         what the Pareto front is drawn against, with avg_time (default avg_iou:max);
+                                         avg_deletion_auc, avg_insertion_auc, avg_road_combined need a scoreboard
+                                         with an evaluate input; forwards_per_image also accepted
   -h, --help                             this help
 
 Sweep block (in the pipeline file):
@@ -67,6 +70,7 @@ export async function run(argv: string[]): Promise<number> {
     'dry-run': { type: 'boolean' },
     verbose: { type: 'boolean', short: 'v' },
     quiet: { type: 'boolean', short: 'q' },
+    objective: { type: 'string' },
   });
   if (positionals.length !== 1) throw new ConfigError(`xai sweep: expected one pipeline file, got ${positionals.length}`, { suggestion: 'xai sweep pipelines/<name>.yaml --grid stages.<id>.<param>=a,b' });
   const jobs = intOption('sweep', 'jobs', values.jobs);
@@ -77,6 +81,7 @@ export async function run(argv: string[]): Promise<number> {
   const randomParams = ((values.random as string[] | undefined) ?? []).map(sw.parseRandomArg);
   if ((trials !== undefined || seed !== undefined) && randomParams.length === 0) throw new ConfigError('xai sweep: --trials/--seed go with --random');
   const random = randomParams.length ? { trials: trials ?? 8, seed: seed ?? 0, params: randomParams } : undefined;
+  const objective = values.objective === undefined ? sw.DEFAULT_OBJECTIVE : sw.parseObjective(values.objective as string);
   const root = process.cwd();
   const { EventBus } = await import('../../engine/events.ts');
   const { withSession } = await import('../session.ts');
@@ -103,6 +108,7 @@ export async function run(argv: string[]): Promise<number> {
       bus,
       argv: ['sweep', ...argv],
       dryRun: Boolean(values['dry-run']),
+      objective,
       onStart: (s) => {
         if (quiet) return;
         io.err(`sweep ${s.pipeline} ${s.sweepId}: ${s.combos.length} combination(s); per combination: ${s.targets.join(', ')} and upstream${s.collect ? `; scoreboard from '${s.collect}'` : ''}\n`);
@@ -120,11 +126,11 @@ export async function run(argv: string[]): Promise<number> {
       io.out(`${res.combos.length} combination(s); results would go to ${relative(root, res.dir)}/\n`);
       return 0;
     }
-    io.out(sw.formatScoreboard(res.keys, res.results, res.front));
+    io.out(sw.formatScoreboard(res.keys, res.results, res.front, objective));
     const failed = res.results.filter((r) => r.status === 'failed');
     const where = relative(root, res.dir);
     if (!res.collect) io.out(`(no scoreboard stage among the sweep's stages: no avg_iou / avg_time)\n`);
-    io.out(`pareto front (max avg_iou, min avg_time): ${res.front.map((i) => res.results[i].combo.id).join(', ') || 'none'}\n`);
+    io.out(`pareto front (${objective.direction} ${objective.metric}, min avg_time): ${res.front.map((i) => res.results[i].combo.id).join(', ') || 'none'}\n`);
     io.out(`scoreboard: ${where}/scoreboard.arrow  pareto: ${where}/pareto.arrow, ${where}/pareto.svg  (also artifacts/sweeps/${res.pipeline}/latest/)\n`);
     if (res.interrupted) {
       io.err(`interrupted after ${res.seconds.toFixed(1)}s; rerun the same command to resume\n`);

@@ -1,0 +1,64 @@
+// evaluate stage bench: ResNet-18-shaped ONNX (random weights, src/model/testing/nets.ts), 224² (112² with --quick),
+// one image and one explanation (a smooth blob map) through src/explain/evaluate.ts evaluateImage, against forwards
+// measured in the same run (Model.predict of the same number of inputs in one call):
+// - deletion + insertion at 20 steps (40 perturbed inputs + the shared unperturbed one): ≤ 1.2 × 40 forwards;
+// - ROAD at the library's 9 percentiles (18 imputed inputs + 1): ≤ 1.2 × its 19 forwards.
+// Judged on process CPU time (user + sys), best of interleaved runs, onnxruntime on one intra-op thread (the
+// machine is shared; see cam.bench.ts).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import os from 'node:os';
+import type { BenchFigure, BenchFn } from './types.ts';
+import { resnet18, rng } from '../src/model/testing/nets.ts';
+
+const bench: BenchFn = async ({ quick }) => {
+  const { openModel, closeModels } = await import('../src/model/index.ts');
+  const { evaluateImage } = await import('../src/explain/evaluate.ts');
+  const size = quick ? 112 : 224;
+  const reps = quick ? 1 : 2;
+  const dir = mkdtempSync(join(os.tmpdir(), 'xai-bench-eval-'));
+  const figures: BenchFigure[] = [];
+  try {
+    const net = resnet18({ input: [3, size, size] });
+    writeFileSync(join(dir, 'r18.onnx'), net.onnx);
+    const model = await openModel({ path: 'r18.onnx', input: { size }, threads: 1 }, { root: dir, fresh: true });
+    const r = rng(7);
+    const per = 3 * size * size;
+    const input = Float32Array.from({ length: per }, () => r() * 2 - 1);
+    const map = Float32Array.from({ length: size * size }, (_, i) => Math.exp(-((((i / size) | 0) - size * 0.4) ** 2) / (size * 4) - ((i % size) - size * 0.6) ** 2 / (size * 6)));
+    const expl = [{ name: 'blob', image: 'x', target: 3, targetName: null, map }];
+    const cpu = async (f: () => Promise<unknown>) => {
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      await f();
+      const c = process.cpuUsage(c0);
+      return { cpu: (c.user + c.system) / 1000, wall: performance.now() - t0 };
+    };
+    const forwards = (n: number) => () => model.predict({ data: new Float32Array(n * per).fill(0.1), shape: [n, 3, size, size] });
+    const params = (metrics: ('deletion' | 'insertion' | 'road')[]) => ({ metrics, steps: 20, baseline: 'zero' as const, road: {}, batch_size: 64 });
+    const counts = { forwards: 0, predictCalls: 0 };
+    const cases = [
+      { name: `deletion+insertion 20 steps resnet18-${size}`, n: 41, base: 40, metrics: ['deletion', 'insertion'] as ('deletion' | 'insertion' | 'road')[] },
+      { name: `ROAD 9 percentiles resnet18-${size}`, n: 19, base: 19, metrics: ['road'] as ('deletion' | 'insertion' | 'road')[] },
+    ];
+    await forwards(2)(); // warm-up
+    for (const c of cases) {
+      let b = Infinity, v = Infinity, vw = Infinity;
+      for (let k = 0; k < reps; k++) {
+        b = Math.min(b, (await cpu(forwards(c.base))).cpu);
+        const x = await cpu(() => evaluateImage(model, input, expl, params(c.metrics), counts, () => {}));
+        v = Math.min(v, x.cpu);
+        vw = Math.min(vw, x.wall);
+      }
+      figures.push({
+        name: `${c.name} ms/image`, value: v, unit: 'ms CPU', baseline: { name: `${c.base} forwards`, value: b }, ratio: v / b, target: '≤ 1.2×', pass: v / b <= 1.2,
+        notes: `wall ${vw.toFixed(0)} ms; ${c.n} model inputs`,
+      });
+    }
+    await closeModels();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return figures;
+};
+export default bench;
