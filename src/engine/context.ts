@@ -90,6 +90,8 @@ export interface ContextInit {
   signal: AbortSignal;
   bus: EventBus;
   failOnItemError: boolean;
+  /** Worker threads of ctx.map's item modules (`xai run --workers`; default 1: the stage's own thread). */
+  workers?: number;
   /** For the tables' schema metadata (src/arrow/conventions.ts). */
   pipeline: string;
   version: string;
@@ -164,6 +166,9 @@ export function makeContext(init: ContextInit): { ctx: StageContext; collected: 
         failOnItemError: init.failOnItemError,
         progress,
         writeTable,
+        writeFile: (rel, data) => out.file(rel, data),
+        workers: init.workers,
+        projectRoot: init.root,
         stats: (name, s, t) => {
           collected.map[name] = s;
           if (t) collected.itemTimings[name] = t;

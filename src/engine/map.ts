@@ -10,7 +10,9 @@ import { concatTables, readArrowFile, tableFromRows, tableToBytes } from '../arr
 import { StageError, errorMessage } from './errors.ts';
 import { sha256 } from './fingerprint.ts';
 import type { ItemTiming, MapStats } from './cache.ts';
-import type { ItemError, ItemTimer, MapOptions, MapResult } from './types.ts';
+import { factoryOf, runUnit, type ItemRunner, type Outcome } from './executor.ts';
+import { ItemPool, threadsPerWorker } from './pool.ts';
+import type { ItemError, MapOptions, MapResult } from './types.ts';
 
 export interface MapEnv {
   stageId: string;
@@ -23,6 +25,12 @@ export interface MapEnv {
   writeTable(name: string, table: Table): Promise<void>;
   /** Records per-table stats and item timings for the manifest. */
   stats(name: string, s: MapStats, timing?: ItemTiming): void;
+  /** Writes a file of an item (relative output path), through the stage's output writer. */
+  writeFile?(rel: string, data: Uint8Array): Promise<void>;
+  /** Worker threads for item modules (`xai run --workers`); 1 or absent: the stage's own thread. */
+  workers?: number;
+  /** Default: the working directory. */
+  projectRoot?: string;
   /** Clock in ms (default performance.now). */
   now?: () => number;
 }
@@ -81,6 +89,78 @@ function abortError(signal: AbortSignal): Error {
   return signal.reason instanceof Error ? signal.reason : new Error('interrupted');
 }
 
+interface Executor {
+  run(unit: number[]): Promise<Outcome[]>;
+  /** Units in flight at once. */
+  concurrency: number;
+  close(): Promise<void>;
+}
+
+/**
+ * Where the units run: `fn`/`batchFn` in this thread; an item module in this thread (one worker, or a single unit to
+ * do) or on a pool of min(workers, units) worker threads, onnxruntime's intra-op threads split between them.
+ */
+async function executor<I>(opts: MapOptions<I>, env: MapEnv, nUnits: number): Promise<Executor> {
+  const now = env.now ?? (() => performance.now());
+  const aborted = () => env.signal.aborted;
+  const w = opts.worker;
+  const prepared = (unit: number[]) => unit.map((i) => (w?.prepare ? w.prepare(opts.items[i], i) : opts.items[i]));
+  const size = Math.min(env.workers ?? 1, nUnits);
+  if (w && size > 1) {
+    const pool = new ItemPool(w, size, { projectRoot: env.projectRoot ?? process.cwd(), threads: threadsPerWorker(size) }, `${env.stageId} ${opts.table}`);
+    const onAbort = () => pool.abort(abortError(env.signal));
+    env.signal.addEventListener('abort', onAbort, { once: true });
+    return {
+      run: (unit) => pool.run(prepared(unit), unit),
+      concurrency: 2 * size,
+      close: async () => {
+        env.signal.removeEventListener('abort', onAbort);
+        await pool.close();
+      },
+    };
+  }
+  let runner: ItemRunner<unknown>;
+  if (w) runner = await factoryOf(w)(w.config, { projectRoot: env.projectRoot ?? process.cwd() });
+  else {
+    const { fn, batchFn } = opts;
+    if (!fn) throw new StageError(env.stageId, `ctx.map '${opts.table}': give fn or worker`);
+    runner = {
+      run: async (item, i, timer) => ({ rows: await fn(item as I, i, timer) }),
+      ...(batchFn ? { runBatch: async (items: unknown[], idx: number[]) => (await batchFn(items as I[], idx)).map((rows) => ({ rows })) } : {}),
+    };
+  }
+  return {
+    async run(unit) {
+      try {
+        return await runUnit(runner, prepared(unit), unit, { now, aborted });
+      } catch (e) {
+        throw aborted() ? abortError(env.signal) : e;
+      }
+    },
+    concurrency: 1,
+    close: async () => runner.close?.(),
+  };
+}
+
+/** Runs the units, at most `ex.concurrency` at once, handing each unit's outcomes to `done` (the first error wins). */
+async function schedule(units: number[][], ex: Executor, env: MapEnv, done: (o: Outcome[]) => Promise<void>): Promise<void> {
+  let failure: unknown;
+  const inflight = new Set<Promise<void>>();
+  for (const unit of units) {
+    while (inflight.size >= ex.concurrency && failure === undefined) await Promise.race(inflight);
+    if (failure === undefined && env.signal.aborted) failure = abortError(env.signal);
+    if (failure !== undefined) break;
+    const p: Promise<void> = ex
+      .run(unit)
+      .then(done)
+      .catch((e) => void (failure ??= e))
+      .finally(() => inflight.delete(p));
+    inflight.add(p);
+  }
+  await Promise.all(inflight);
+  if (failure !== undefined) throw failure;
+}
+
 export async function runMap<I>(opts: MapOptions<I>, env: MapEnv): Promise<MapResult> {
   if (!TABLE_NAME.test(opts.table)) throw new StageError(env.stageId, `ctx.map: invalid table name '${opts.table}'`);
   const n = opts.items.length;
@@ -91,7 +171,8 @@ export async function runMap<I>(opts: MapOptions<I>, env: MapEnv): Promise<MapRe
     seen.add(id);
   }
   const batchSize = Math.max(1, opts.batchSize ?? 1);
-  const chunkSize = Math.max(1, opts.chunkSize ?? 16, opts.batchFn ? batchSize : 1);
+  const unitSize = opts.batchFn || opts.worker ? batchSize : 1;
+  const chunkSize = Math.max(1, opts.chunkSize ?? 16, unitSize);
   const dir = join(env.dir, opts.table);
   // The chunk layout depends on the item list, the chunk size and the schema; if any changed, start over.
   const layout = sha256(JSON.stringify({ ids, chunkSize, schema: opts.schema.fields.map((f) => [f.name, String(f.type), f.nullable]) }));
@@ -137,93 +218,70 @@ export async function runMap<I>(opts: MapOptions<I>, env: MapEnv): Promise<MapRe
   }
   env.progress(done, n, 'items');
 
-  for (let k = 0; k < nChunks; k++) {
-    if (records[k]) continue;
-    const lo = k * chunkSize;
-    const hi = Math.min(n, lo + chunkSize);
-    const perItem: (Record<string, unknown>[] | undefined)[] = new Array(hi - lo);
-    const times: { ms: number; phases?: Record<string, number>; fixed?: number }[] = Array.from({ length: hi - lo }, () => ({ ms: 0 }));
-    const errors: ChunkRecord['errors'] = [];
-    const fail = (i: number, e: unknown) => {
-      if (env.signal.aborted) throw abortError(env.signal);
-      const message = errorMessage(e);
-      if (env.failOnItemError) throw new StageError(env.stageId, `item '${ids[i]}' (index ${i}): ${message} (fail_on_item_error is set)`, { cause: e });
-      errors.push({ item: ids[i], index: i, message });
-    };
-    const timer = (i: number): ItemTimer => {
-      const t = times[i - lo];
-      return {
-        phase(name, ms) {
-          (t.phases ??= {})[name] = (t.phases[name] ?? 0) + ms;
-        },
-        set(ms) {
-          t.fixed = ms;
-        },
-      } as ItemTimer;
-    };
-    const runOne = async (i: number) => {
-      const t0 = now();
-      try {
-        const rows = await opts.fn(opts.items[i], i, timer(i));
-        if (!Array.isArray(rows)) throw new Error(`fn must return an array of rows, got ${typeof rows}`);
-        perItem[i - lo] = rows;
-      } catch (e) {
-        fail(i, e);
-      }
-      const t = times[i - lo];
-      t.ms = t.fixed ?? now() - t0;
-      delete t.fixed;
-      computed++;
-      env.progress(++done, n, 'items');
-    };
-    for (let b = lo; b < hi; b += opts.batchFn ? batchSize : 1) {
-      if (env.signal.aborted) throw abortError(env.signal);
-      if (!opts.batchFn) {
-        await runOne(b);
-        continue;
-      }
-      const idx = Array.from({ length: Math.min(batchSize, hi - b) }, (_, j) => b + j);
-      let out: Record<string, unknown>[][] | undefined;
-      const t0 = now();
-      try {
-        out = await opts.batchFn(idx.map((i) => opts.items[i]), idx);
-        if (!Array.isArray(out) || out.length !== idx.length) throw new Error(`batchFn returned ${Array.isArray(out) ? out.length : typeof out} results for ${idx.length} items`);
-      } catch (e) {
-        if (env.signal.aborted) throw abortError(env.signal);
-        // Isolate the bad item(s): redo this batch one item at a time through fn.
-        out = undefined;
-      }
-      if (out) {
-        const per = (now() - t0) / idx.length;
-        idx.forEach((i, j) => {
-          perItem[i - lo] = out![j];
-          times[i - lo].ms = per;
-        });
-        computed += idx.length;
-        done += idx.length;
-        env.progress(done, n, 'items');
-      } else for (const i of idx) await runOne(i);
-    }
+  const pending: { outcomes: Outcome[]; left: number }[] = [];
+  // A chunk whose items are all done: its files complete (flush), its rows written, then its record (= finished).
+  const commit = async (k: number, outcomes: Outcome[]): Promise<ChunkRecord> => {
     if (opts.flush) await opts.flush();
-    const rows = perItem.flatMap((r) => r ?? []);
+    const lo = k * chunkSize;
     let table: Table;
     try {
-      table = tableFromRows(rows, opts.schema);
+      table = tableFromRows(outcomes.flatMap((o) => o.out?.rows ?? []), opts.schema);
     } catch (e) {
       // Find the item whose rows do not fit the schema, to name it.
-      for (let i = lo; i < hi; i++) {
+      for (const o of outcomes) {
         try {
-          tableFromRows(perItem[i - lo] ?? [], opts.schema);
+          tableFromRows(o.out?.rows ?? [], opts.schema);
         } catch (e2) {
-          throw new StageError(env.stageId, `ctx.map '${opts.table}': rows of item '${ids[i]}' do not fit the schema: ${errorMessage(e2)}`);
+          throw new StageError(env.stageId, `ctx.map '${opts.table}': rows of item '${ids[o.index]}' do not fit the schema: ${errorMessage(e2)}`);
         }
       }
       throw new StageError(env.stageId, `ctx.map '${opts.table}': ${errorMessage(e)}`);
     }
     await writeAtomic(join(dir, `${chunkName(k)}.arrow`), tableToBytes(table));
-    const rec: ChunkRecord = { ids: ids.slice(lo, hi), errors, times };
+    const rec: ChunkRecord = {
+      ids: ids.slice(lo, lo + outcomes.length),
+      errors: outcomes.flatMap((o) => (o.error ? [{ item: ids[o.index], index: o.index, message: o.error.message }] : [])),
+      times: outcomes.map((o) => (o.phases ? { ms: o.ms, phases: o.phases } : { ms: o.ms })),
+    };
     await writeAtomic(join(dir, `${chunkName(k)}.json`), JSON.stringify(rec));
-    records[k] = rec;
+    return rec;
+  };
+
+  // Units: batches of consecutive items inside a chunk (one item each without a batched form).
+  const units: number[][] = [];
+  for (let k = 0; k < nChunks; k++) {
+    if (records[k]) continue;
+    for (let b = k * chunkSize; b < Math.min(n, (k + 1) * chunkSize); b += unitSize) units.push(Array.from({ length: Math.min(unitSize, n - b, (k + 1) * chunkSize - b) }, (_, j) => b + j));
+  }
+  const sums: Record<string, number> = {};
+  if (units.length) {
+    const ex = await executor(opts, env, units.length);
+    try {
+      await schedule(units, ex, env, async (outcomes) => {
+        for (const o of outcomes) {
+          const k = Math.floor(o.index / chunkSize);
+          const c = (pending[k] ??= { outcomes: [], left: Math.min(n, (k + 1) * chunkSize) - k * chunkSize });
+          for (const f of o.out?.files ?? []) {
+            if (!env.writeFile) throw new StageError(env.stageId, `ctx.map '${opts.table}': item '${ids[o.index]}' returned files but nothing writes them`);
+            await env.writeFile(f.rel, f.data);
+          }
+          for (const [key, v] of Object.entries(o.out?.sums ?? {})) sums[key] = (sums[key] ?? 0) + v;
+          if (o.error) {
+            if (env.signal.aborted) throw abortError(env.signal);
+            if (env.failOnItemError) throw new StageError(env.stageId, `item '${ids[o.index]}' (index ${o.index}): ${o.error.message} (fail_on_item_error is set)`, { cause: o.error.cause });
+          }
+          c.outcomes[o.index - k * chunkSize] = o;
+          computed++;
+          env.progress(++done, n, 'items');
+          if (--c.left === 0) {
+            delete pending[k];
+            records[k] = await commit(k, c.outcomes);
+          }
+        }
+      });
+    } finally {
+      await ex.close();
+    }
   }
 
   const tables = records.map((_, k) => readArrowFile(join(dir, `${chunkName(k)}.arrow`)));
@@ -233,5 +291,5 @@ export async function runMap<I>(opts: MapOptions<I>, env: MapEnv): Promise<MapRe
   await env.writeTable(`${opts.table}_errors`, tableFromRows(errs, errorsSchema));
   env.stats(opts.table, { items: n, computed, resumed, errors: errs.length }, itemTiming(records));
   const itemErrors: ItemError[] = errs.map((e) => ({ item: e.item, message: e.message }));
-  return { table, computed, resumed, errors: itemErrors };
+  return { table, computed, resumed, errors: itemErrors, sums };
 }

@@ -19,6 +19,8 @@ import type { Json, UpstreamMeta } from './types.ts';
 export interface RunOptions {
   /** Stages run at once (default: number of cores). */
   jobs?: number;
+  /** Worker threads per item-module map (ctx.map with `worker`; default: number of cores; 1: the stage's own thread). */
+  workers?: number;
   /** Stage ids to recompute even if cached ('*' = all; a stage may be named 'all'). */
   force?: string[];
   /** Re-hash every file of reused entries (default: only files whose mtime changed). */
@@ -138,6 +140,7 @@ export async function executePlan(plan: Plan, opts: RunOptions = {}): Promise<Ru
   const store = new ArtifactStore(root);
   const bus = opts.bus ?? new EventBus();
   const jobs = Math.max(1, opts.jobs ?? availableParallelism());
+  const workers = Math.max(1, opts.workers ?? availableParallelism());
   const force = new Set(opts.force ?? []);
   const forced = (id: string) => force.has(id) || force.has('*');
   const argv = opts.argv ?? [];
@@ -250,6 +253,7 @@ export async function executePlan(plan: Plan, opts: RunOptions = {}): Promise<Ru
           signal: abort.signal,
           bus,
           failOnItemError: plan.pipeline.failOnItemError,
+          workers,
           pipeline: plan.pipeline.name,
           version: versions.xai ?? 'unknown',
           columns: Object.fromEntries(Object.entries(st.def.outputs ?? {}).flatMap(([n, o]) => (o.columns ? [[n, o.columns]] : []))),
