@@ -1,0 +1,79 @@
+// The executor of ctx.map's item modules (src/engine/executor.ts, pool.ts): the same item module run in the stage's
+// thread and on a pool of 1–3 worker threads gives the same tables (bytes), bad items, files and sums; the pool's
+// workers each get cores/workers intra-op threads; a module whose factory is missing fails the map with its name.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Field, Int32, Schema, Utf8, type Table } from 'apache-arrow';
+import { tableToBytes } from '../../src/arrow/io.ts';
+import { runMap } from '../../src/engine/map.ts';
+import { threadsPerWorker } from '../../src/engine/pool.ts';
+import * as mod from './fixtures/item-module.ts';
+
+const schema = new Schema([new Field('id', new Utf8(), false), new Field('v', new Int32(), false)]);
+
+async function run(workers: number, factory = 'createSquare') {
+  const dir = mkdtempSync(join(tmpdir(), 'xai-exec-'));
+  const tables: Record<string, Table> = {};
+  const files: Record<string, string> = {};
+  try {
+    const r = await runMap(
+      { table: 't', items: Array.from({ length: 11 }, (_, i) => i), id: (i) => `i${i}`, schema, chunkSize: 4, batchSize: 2, worker: { module: mod, factory, config: { offset: 7 } } },
+      {
+        stageId: 's',
+        dir,
+        signal: new AbortController().signal,
+        failOnItemError: false,
+        progress: () => {},
+        writeTable: async (name, t) => void (tables[name] = t),
+        writeFile: async (rel, data) => void (files[rel] = new TextDecoder().decode(data)),
+        workers,
+        stats: () => {},
+      },
+    );
+    const chunk0 = JSON.parse(readFileSync(join(dir, 't', 'chunk-000000.json'), 'utf8'));
+    return { r, tables, files, chunk0 };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('executor: an item module gives the same table, bad items, files and sums in this thread and on 2 or 3 worker threads', async () => {
+  const one = await run(1);
+  // hand-derived: v = i² + 7 for every item but 3
+  assert.deepEqual(
+    one.r.table.toArray().map((x) => x.toJSON().v),
+    [0, 1, 2, 4, 5, 6, 7, 8, 9, 10].map((i) => i * i + 7),
+  );
+  assert.deepEqual(one.r.errors, [{ item: 'i3', message: 'three is bad' }]);
+  assert.equal(Object.keys(one.files).length, 10);
+  assert.equal(one.files['files/i5.txt'], 'item 5\n');
+  assert.equal(one.r.sums.n, 10);
+  assert.equal(one.r.sums.threads, 0, 'in the stage thread the runner keeps its default threads');
+  assert.deepEqual(one.chunk0.ids, ['i0', 'i1', 'i2', 'i3']);
+  assert.equal(one.chunk0.times.length, 4);
+  for (const workers of [2, 3]) {
+    const many = await run(workers);
+    assert.deepEqual(Buffer.from(tableToBytes(many.r.table)), Buffer.from(tableToBytes(one.r.table)), `table with ${workers} workers`);
+    assert.deepEqual(Buffer.from(tableToBytes(many.tables.t_errors)), Buffer.from(tableToBytes(one.tables.t_errors)));
+    assert.deepEqual(many.r.errors, one.r.errors);
+    assert.deepEqual(many.files, one.files);
+    assert.equal(many.r.sums.n, 10);
+    assert.equal(many.r.sums.threads, 10 * threadsPerWorker(workers));
+    assert.deepEqual(many.chunk0.ids, one.chunk0.ids);
+    assert.equal(many.r.computed, 11);
+  }
+});
+
+test('executor: threads per worker split the cores (at least 1)', () => {
+  assert.equal(threadsPerWorker(2, 16), 8);
+  assert.equal(threadsPerWorker(3, 16), 5);
+  assert.equal(threadsPerWorker(4, 2), 1);
+});
+
+test('executor: a missing factory fails the map naming it, in this thread and on the pool', async () => {
+  await assert.rejects(run(1, 'createNothing'), /has no factory 'createNothing'/);
+  await assert.rejects(run(2, 'createNothing'), /has no factory 'createNothing'/);
+});
