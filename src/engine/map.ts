@@ -23,6 +23,11 @@ export interface MapEnv {
   progress(done: number, total: number, unit?: string): void;
   /** Writes a finished table through the stage's output writer. */
   writeTable(name: string, table: Table): Promise<void>;
+  /**
+   * Writes a table from parts read one at a time (streamed into one file; the whole table is never in memory) and
+   * returns the written file's path. Absent (tests): the parts are concatenated and passed to writeTable.
+   */
+  writeTableParts?(name: string, schema: Schema, parts: Iterable<Table>): Promise<string>;
   /** Records per-table stats and item timings for the manifest. */
   stats(name: string, s: MapStats, timing?: ItemTiming): void;
   /** Writes a file of an item (relative output path), through the stage's output writer. */
@@ -284,12 +289,29 @@ export async function runMap<I>(opts: MapOptions<I>, env: MapEnv): Promise<MapRe
     }
   }
 
-  const tables = records.map((_, k) => readArrowFile(join(dir, `${chunkName(k)}.arrow`)));
-  const table = concatTables(tables, opts.schema);
+  // The final table: the chunks streamed into one file, one chunk in memory at a time; MapResult.table reads the file
+  // when (and only if) the stage asks for it.
+  const parts = function* () {
+    for (let k = 0; k < records.length; k++) yield readArrowFile(join(dir, `${chunkName(k)}.arrow`));
+  };
+  let written: string | undefined;
+  let whole: Table | undefined;
+  if (env.writeTableParts) written = await env.writeTableParts(opts.table, opts.schema, parts());
+  else {
+    whole = concatTables([...parts()], opts.schema);
+    await env.writeTable(opts.table, whole);
+  }
   const errs = records.flatMap((r) => r.errors);
-  await env.writeTable(opts.table, table);
   await env.writeTable(`${opts.table}_errors`, tableFromRows(errs, errorsSchema));
   env.stats(opts.table, { items: n, computed, resumed, errors: errs.length }, itemTiming(records));
   const itemErrors: ItemError[] = errs.map((e) => ({ item: e.item, message: e.message }));
-  return { table, computed, resumed, errors: itemErrors, sums };
+  return {
+    get table() {
+      return (whole ??= readArrowFile(written!));
+    },
+    computed,
+    resumed,
+    errors: itemErrors,
+    sums,
+  };
 }

@@ -144,6 +144,10 @@ export interface ItemTimer {
 }
 
 export interface MapResult {
+  /**
+   * The whole table, read from the written output when first accessed (ctx.map streams the chunks into the output
+   * and does not hold it: a stage that needs only counts never loads it).
+   */
   table: Table;
   /** Items computed in this execution (excludes those resumed from a previous interrupted one). */
   computed: number;

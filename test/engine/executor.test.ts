@@ -77,3 +77,34 @@ test('executor: a missing factory fails the map naming it, in this thread and on
   await assert.rejects(run(1, 'createNothing'), /has no factory 'createNothing'/);
   await assert.rejects(run(2, 'createNothing'), /has no factory 'createNothing'/);
 });
+
+test('streamed table output: chunks written batch by batch give the bytes of the concatenated table (and of an empty one)', async () => {
+  const { makeContext } = await import('../../src/engine/context.ts');
+  const { concatTables, tableFromRows, readArrowFile } = await import('../../src/arrow/io.ts');
+  const dir = mkdtempSync(join(tmpdir(), 'xai-stream-'));
+  try {
+    const { ctx } = makeContext({
+      stageId: 's', kind: 'k', key: 'abc', params: { a: 1 }, inputs: {}, outDir: join(dir, 'out'), entryDir: join(dir, 'entry'), mapDir: join(dir, 'map'),
+      root: dir, signal: new AbortController().signal, bus: { emit() {} } as never, failOnItemError: false, pipeline: 'p', version: '0',
+    });
+    const parts = [[0, 1], [2, 3], [4, 5]].map((xs) => tableFromRows(xs.map((i) => ({ id: `i${i}`, v: i })), schema));
+    // through ctx.map: 6 items in chunks of 2, then the same rows written whole
+    const r = await ctx.map({ table: 'tab_a', items: [0, 1, 2, 3, 4, 5], id: (i) => `i${i}`, schema, chunkSize: 2, fn: async (i) => [{ id: `i${i}`, v: i }] });
+    await ctx.out.table('tab_b', concatTables(parts, schema));
+    const streamed = readFileSync(join(dir, 'out', 'tab_a.arrow'));
+    const whole = readFileSync(join(dir, 'out', 'tab_b.arrow'));
+    // the same bytes but for the table name in the schema metadata (xai.table, names of equal length)
+    assert.ok(streamed.equals(Buffer.from(whole.toString('latin1').replaceAll('tab_b', 'tab_a'), 'latin1')));
+    assert.ok(!streamed.equals(whole));
+    assert.deepEqual(readArrowFile(join(dir, 'out', 'tab_a.arrow')).toArray().map((x) => x.toJSON()), [0, 1, 2, 3, 4, 5].map((i) => ({ id: `i${i}`, v: i })));
+    assert.equal(r.table.numRows, 6);
+    assert.equal(r.table.schema.metadata.get('xai.table'), 'tab_a');
+    const empty = await ctx.map({ table: 'empty', items: [0], id: () => 'x', schema, fn: async () => [] });
+    assert.equal(empty.table.numRows, 0);
+    await ctx.out.table('emptx', tableFromRows([], schema));
+    const e2 = readFileSync(join(dir, 'out', 'emptx.arrow')).toString('latin1').replaceAll('emptx', 'empty');
+    assert.ok(readFileSync(join(dir, 'out', 'empty.arrow')).equals(Buffer.from(e2, 'latin1')));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
