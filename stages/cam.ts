@@ -183,7 +183,7 @@ export default {
       throw new Error(`every image failed; first: ${res.errors[0].item}: ${res.errors[0].message}`);
     }
     if (res.errors.length) ctx.log.warn(`${res.errors.length} image(s) failed (table cams_errors); first: ${res.errors[0].item}: ${res.errors[0].message}`);
-    const pointing = pointingSummary(res.table);
+    const pointing = await pointingSummary(res.batches());
     for (const [k, v] of Object.entries(pointing)) ctx.log.info(`pointing game ${k}: ${v.hits}/${v.total} = ${(100 * v.rate).toFixed(1)}%`);
 
     ctx.out.meta('backend', info.backend);

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Field, Int32, Schema, Utf8, type Table } from 'apache-arrow';
-import { concatTables, readArrowFile, tableFromRows, tableToBytes } from '../arrow/io.ts';
+import { concatTables, readArrowBatches, readArrowFile, tableFromRows, tableToBytes } from '../arrow/io.ts';
 import { StageError, errorMessage } from './errors.ts';
 import { sha256 } from './fingerprint.ts';
 import type { ItemTiming, MapStats } from './cache.ts';
@@ -309,6 +309,9 @@ export async function runMap<I>(opts: MapOptions<I>, env: MapEnv): Promise<MapRe
     get table() {
       return (whole ??= readArrowFile(written!));
     },
+    batches: () => (written ? readArrowBatches(written) : (async function* () {
+      yield* whole!.batches;
+    })()),
     computed,
     resumed,
     errors: itemErrors,

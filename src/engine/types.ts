@@ -1,6 +1,6 @@
 // The stage API: what a stage kind in `stages/` declares and what its `run(ctx)` receives.
 // This file is the contract between the engine (src/engine) and the stages; keep it small and stable.
-import type { Schema, Table } from 'apache-arrow';
+import type { RecordBatch, Schema, Table } from 'apache-arrow';
 import type { ItemFunction } from './executor.ts';
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -149,6 +149,8 @@ export interface MapResult {
    * and does not hold it: a stage that needs only counts never loads it).
    */
   table: Table;
+  /** The table's record batches, read one at a time from the output (bounded memory, for summaries). */
+  batches(): AsyncIterable<RecordBatch>;
   /** Items computed in this execution (excludes those resumed from a previous interrupted one). */
   computed: number;
   resumed: number;

@@ -98,6 +98,9 @@ test('streamed table output: chunks written batch by batch give the bytes of the
     assert.ok(!streamed.equals(whole));
     assert.deepEqual(readArrowFile(join(dir, 'out', 'tab_a.arrow')).toArray().map((x) => x.toJSON()), [0, 1, 2, 3, 4, 5].map((i) => ({ id: `i${i}`, v: i })));
     assert.equal(r.table.numRows, 6);
+    const seen: number[] = [];
+    for await (const b of r.batches()) seen.push(b.numRows);
+    assert.deepEqual(seen, [2, 2, 2], 'one record batch per chunk, read one at a time');
     assert.equal(r.table.schema.metadata.get('xai.table'), 'tab_a');
     const empty = await ctx.map({ table: 'empty', items: [0], id: () => 'x', schema, fn: async () => [] });
     assert.equal(empty.table.numRows, 0);
