@@ -1,8 +1,12 @@
-// ctx.map: per-item execution in chunks with resume. Chunk k holds items [k·size, (k+1)·size) and is written to
-// the stage's work dir as `chunk-<k>.arrow` + `chunk-<k>.json` (item ids + bad items; written last = the record
-// that the chunk is finished). A rerun after an interruption skips finished chunks, so only missing items are
-// computed; the final table is the chunks concatenated in order, identical to an uninterrupted run's.
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+// ctx.map: per-item execution with resume. Items run in units (a batch of `batchSize` consecutive items, aligned to
+// multiples of it; one item without a batched form), in this thread or on the worker pool (src/engine/executor.ts).
+// Finished units are committed in item order as chunks: a range [lo, lo + k) written to the stage's work dir as
+// `chunk-<lo>.arrow` + `chunk-<lo>.json` (item ids, bad items, per-item times; written last = the record that the range
+// is finished) once it holds `chunkSize` items or `flushMs` (~2 s) of work went by, so chunk boundaries vary and a kill
+// loses about flushMs of work per worker. A rerun after an interruption computes only the items no chunk covers; the
+// final table is streamed from the chunks in order (one record batch per unit, so its bytes do not depend on where the
+// chunks ended), identical to an uninterrupted run's.
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Field, Int32, Schema, Utf8, type Table } from 'apache-arrow';
@@ -147,12 +151,20 @@ async function executor<I>(opts: MapOptions<I>, env: MapEnv, nUnits: number): Pr
   };
 }
 
-/** Runs the units, at most `ex.concurrency` at once, handing each unit's outcomes to `done` (the first error wins). */
-async function schedule(units: number[][], ex: Executor, env: MapEnv, done: (o: Outcome[]) => Promise<void>): Promise<void> {
+/** Runs the units in order, at most `ex.concurrency` at once, handing each unit's outcomes to `done` (the first error wins). */
+async function schedule(
+  units: number[][],
+  ex: Executor,
+  env: MapEnv,
+  backlog: () => number,
+  maxBacklog: number,
+  done: (o: Outcome[]) => Promise<void>,
+): Promise<void> {
   let failure: unknown;
   const inflight = new Set<Promise<void>>();
   for (const unit of units) {
-    while (inflight.size >= ex.concurrency && failure === undefined) await Promise.race(inflight);
+    // bounded memory: at most `concurrency` units running and about maxBacklog finished ones waiting for a slow one
+    while (inflight.size > 0 && (inflight.size >= ex.concurrency || backlog() >= maxBacklog) && failure === undefined) await Promise.race(inflight);
     if (failure === undefined && env.signal.aborted) failure = abortError(env.signal);
     if (failure !== undefined) break;
     const p: Promise<void> = ex
@@ -178,9 +190,10 @@ export async function runMap<I>(opts: MapOptions<I>, env: MapEnv): Promise<MapRe
   const batchSize = Math.max(1, opts.batchSize ?? 1);
   const unitSize = opts.batchFn || opts.worker ? batchSize : 1;
   const chunkSize = Math.max(1, opts.chunkSize ?? 16, unitSize);
+  const flushMs = opts.flushMs ?? 2000;
   const dir = join(env.dir, opts.table);
-  // The chunk layout depends on the item list, the chunk size and the schema; if any changed, start over.
-  const layout = sha256(JSON.stringify({ ids, chunkSize, schema: opts.schema.fields.map((f) => [f.name, String(f.type), f.nullable]) }));
+  // The chunk layout depends on the item list, the unit size and the schema; if any changed, start over.
+  const layout = sha256(JSON.stringify({ ids, unitSize, schema: opts.schema.fields.map((f) => [f.name, String(f.type), f.nullable]) }));
   const layoutFile = join(dir, 'layout.json');
   let layoutOk = false;
   try {
@@ -191,46 +204,52 @@ export async function runMap<I>(opts: MapOptions<I>, env: MapEnv): Promise<MapRe
   if (!layoutOk) {
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
-    await writeAtomic(layoutFile, JSON.stringify({ layout, items: n, chunkSize }));
+    await writeAtomic(layoutFile, JSON.stringify({ layout, items: n, unitSize }));
   }
 
-  const nChunks = Math.ceil(n / chunkSize);
-  const chunkName = (k: number) => `chunk-${String(k).padStart(6, '0')}`;
-  const finished = (k: number): ChunkRecord | undefined => {
-    const rec = join(dir, `${chunkName(k)}.json`);
-    if (!existsSync(rec) || !existsSync(join(dir, `${chunkName(k)}.arrow`))) return undefined;
+  // Chunks are ranges of items [lo, lo + ids.length), named by lo; their boundaries vary (see commit) but always fall
+  // on unit boundaries. A chunk is finished when its record (.json, written last) names exactly its items.
+  const chunkName = (lo: number) => `chunk-${String(lo).padStart(9, '0')}`;
+  const records = new Map<number, ChunkRecord>();
+  let covered = 0;
+  const starts = readdirSync(dir)
+    .map((f) => /^chunk-(\d+)\.json$/.exec(f))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => Number(m[1]))
+    .sort((x, y) => x - y);
+  let end = 0;
+  for (const lo of starts) {
+    if (lo < end || lo % unitSize !== 0 || !existsSync(join(dir, `${chunkName(lo)}.arrow`))) continue;
     try {
-      const r = JSON.parse(readFileSync(rec, 'utf8')) as ChunkRecord;
-      const want = ids.slice(k * chunkSize, (k + 1) * chunkSize);
-      return r.ids.length === want.length && r.ids.every((x, i) => x === want[i]) ? r : undefined;
+      const r = JSON.parse(readFileSync(join(dir, `${chunkName(lo)}.json`), 'utf8')) as ChunkRecord;
+      if (r.ids.length === 0 || lo + r.ids.length > n || !r.ids.every((x, i) => x === ids[lo + i])) continue;
+      records.set(lo, r);
+      end = lo + r.ids.length;
+      covered += r.ids.length;
     } catch {
-      return undefined;
+      /* unreadable record: the range is recomputed */
     }
-  };
+  }
 
   const now = env.now ?? (() => performance.now());
-  let done = 0;
+  let done = covered;
   let computed = 0;
-  let resumed = 0;
-  const records: ChunkRecord[] = [];
-  for (let k = 0; k < nChunks; k++) {
-    const r = finished(k);
-    if (r) {
-      records[k] = r;
-      resumed += r.ids.length;
-      done += r.ids.length;
-    }
-  }
+  const resumed = covered;
   env.progress(done, n, 'items');
 
-  const pending: { outcomes: Outcome[]; left: number }[] = [];
-  // A chunk whose items are all done: its files complete (flush), its rows written, then its record (= finished).
-  const commit = async (k: number, outcomes: Outcome[]): Promise<ChunkRecord> => {
+  // A range of finished items: its files complete (flush), its rows written (one record batch per unit, so the final
+  // table's batches do not depend on where chunks ended), then its record (= finished).
+  const commit = async (outcomes: Outcome[]): Promise<void> => {
     if (opts.flush) await opts.flush();
-    const lo = k * chunkSize;
+    const lo = outcomes[0].index;
+    const byUnit = new Map<number, Outcome[]>();
+    for (const o of outcomes) {
+      const u = o.index - (o.index % unitSize);
+      byUnit.set(u, [...(byUnit.get(u) ?? []), o]);
+    }
     let table: Table;
     try {
-      table = tableFromRows(outcomes.flatMap((o) => o.out?.rows ?? []), opts.schema);
+      table = concatTables([...byUnit.values()].map((os) => tableFromRows(os.flatMap((o) => o.out?.rows ?? []), opts.schema)), opts.schema);
     } catch (e) {
       // Find the item whose rows do not fit the schema, to name it.
       for (const o of outcomes) {
@@ -242,30 +261,58 @@ export async function runMap<I>(opts: MapOptions<I>, env: MapEnv): Promise<MapRe
       }
       throw new StageError(env.stageId, `ctx.map '${opts.table}': ${errorMessage(e)}`);
     }
-    await writeAtomic(join(dir, `${chunkName(k)}.arrow`), tableToBytes(table));
+    await writeAtomic(join(dir, `${chunkName(lo)}.arrow`), tableToBytes(table));
     const rec: ChunkRecord = {
       ids: ids.slice(lo, lo + outcomes.length),
       errors: outcomes.flatMap((o) => (o.error ? [{ item: ids[o.index], index: o.index, message: o.error.message }] : [])),
       times: outcomes.map((o) => (o.phases ? { ms: o.ms, phases: o.phases } : { ms: o.ms })),
     };
-    await writeAtomic(join(dir, `${chunkName(k)}.json`), JSON.stringify(rec));
-    return rec;
+    await writeAtomic(join(dir, `${chunkName(lo)}.json`), JSON.stringify(rec));
+    records.set(lo, rec);
   };
 
-  // Units: batches of consecutive items inside a chunk (one item each without a batched form).
+  // Units: aligned batches [b, b + unitSize) of the items no chunk covers (one item each without a batched form).
+  const isCovered = new Uint8Array(n);
+  for (const [lo, r] of records) isCovered.fill(1, lo, lo + r.ids.length);
   const units: number[][] = [];
-  for (let k = 0; k < nChunks; k++) {
-    if (records[k]) continue;
-    for (let b = k * chunkSize; b < Math.min(n, (k + 1) * chunkSize); b += unitSize) units.push(Array.from({ length: Math.min(unitSize, n - b, (k + 1) * chunkSize - b) }, (_, j) => b + j));
+  for (let b = 0; b < n; b += unitSize) {
+    if (isCovered[b]) continue;
+    units.push(Array.from({ length: Math.min(unitSize, n - b) }, (_, j) => b + j));
   }
   const sums: Record<string, number> = {};
   if (units.length) {
+    // Finished units wait in `ready` until they extend the open range from its start `head` (units in order); the range
+    // is committed when it holds chunkSize items, when flushMs of work went by since the last commit, or at the end of a
+    // run of uncovered items. So a kill loses at most ~flushMs of work per worker.
+    const ready = new Map<number, Outcome[]>();
+    let head = 0; // index into units of the open range's first unit
+    let open: Outcome[] = [];
+    let lastCommit = now();
+    let committing: Promise<void> = Promise.resolve();
+    const advance = async (final: boolean) => {
+      while (head < units.length && ready.has(head)) {
+        const u = head++;
+        open.push(...ready.get(u)!);
+        ready.delete(u);
+        const gapEnds = head === units.length || units[head][0] !== units[u][units[u].length - 1] + 1;
+        if (open.length >= chunkSize || gapEnds || now() - lastCommit >= flushMs) {
+          const range = open;
+          open = [];
+          lastCommit = now();
+          await commit(range);
+        }
+      }
+      if (final && open.length) {
+        const range = open;
+        open = [];
+        await commit(range);
+      }
+    };
+    const unitOf = new Map(units.map((u, k) => [u[0], k]));
     const ex = await executor(opts, env, units.length);
     try {
-      await schedule(units, ex, env, async (outcomes) => {
+      await schedule(units, ex, env, () => ready.size, 4 * Math.ceil(chunkSize / unitSize), async (outcomes) => {
         for (const o of outcomes) {
-          const k = Math.floor(o.index / chunkSize);
-          const c = (pending[k] ??= { outcomes: [], left: Math.min(n, (k + 1) * chunkSize) - k * chunkSize });
           for (const f of o.out?.files ?? []) {
             if (!env.writeFile) throw new StageError(env.stageId, `ctx.map '${opts.table}': item '${ids[o.index]}' returned files but nothing writes them`);
             await env.writeFile(f.rel, f.data);
@@ -275,24 +322,26 @@ export async function runMap<I>(opts: MapOptions<I>, env: MapEnv): Promise<MapRe
             if (env.signal.aborted) throw abortError(env.signal);
             if (env.failOnItemError) throw new StageError(env.stageId, `item '${ids[o.index]}' (index ${o.index}): ${o.error.message} (fail_on_item_error is set)`, { cause: o.error.cause });
           }
-          c.outcomes[o.index - k * chunkSize] = o;
           computed++;
           env.progress(++done, n, 'items');
-          if (--c.left === 0) {
-            delete pending[k];
-            records[k] = await commit(k, c.outcomes);
-          }
         }
+        ready.set(unitOf.get(outcomes[0].index)!, outcomes);
+        // one committer at a time, in unit order
+        committing = committing.then(() => advance(false));
+        await committing;
       });
+      committing = committing.then(() => advance(true));
+      await committing;
     } finally {
       await ex.close();
     }
   }
+  const ordered = [...records.entries()].sort(([x], [y]) => x - y);
 
   // The final table: the chunks streamed into one file, one chunk in memory at a time; MapResult.table reads the file
   // when (and only if) the stage asks for it.
   const parts = function* () {
-    for (let k = 0; k < records.length; k++) yield readArrowFile(join(dir, `${chunkName(k)}.arrow`));
+    for (const [lo] of ordered) yield readArrowFile(join(dir, `${chunkName(lo)}.arrow`));
   };
   let written: string | undefined;
   let whole: Table | undefined;
@@ -301,9 +350,9 @@ export async function runMap<I>(opts: MapOptions<I>, env: MapEnv): Promise<MapRe
     whole = concatTables([...parts()], opts.schema);
     await env.writeTable(opts.table, whole);
   }
-  const errs = records.flatMap((r) => r.errors);
+  const errs = ordered.flatMap(([, r]) => r.errors);
   await env.writeTable(`${opts.table}_errors`, tableFromRows(errs, errorsSchema));
-  env.stats(opts.table, { items: n, computed, resumed, errors: errs.length }, itemTiming(records));
+  env.stats(opts.table, { items: n, computed, resumed, errors: errs.length }, itemTiming(ordered.map(([, r]) => r)));
   const itemErrors: ItemError[] = errs.map((e) => ({ item: e.item, message: e.message }));
   return {
     get table() {

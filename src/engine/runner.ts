@@ -3,7 +3,6 @@
 // stages finish. Emits RunEvents; writes the run record, the pipeline state and the latest view at the end.
 import { availableParallelism, hostname } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
-import { rmSync } from 'node:fs';
 import PQueue from 'p-queue';
 import { ArtifactStore, type CacheEntry } from './cache.ts';
 import { codeFingerprint, type CodeFingerprint } from './codegraph.ts';
@@ -228,8 +227,8 @@ export async function executePlan(plan: Plan, opts: RunOptions = {}): Promise<Ru
           await store.remove(kind, key);
         }
       } else {
-        // A forced stage starts from scratch (no resume of an earlier interrupted attempt).
-        rmSync(store.workDir(kind, key), { recursive: true, force: true });
+        // A forced stage starts from scratch, except that an interrupted forced attempt resumes its own partial work.
+        if (store.forcedWorkDir(kind, key)) bus.emit({ type: 'stage-log', stageId: st.id, level: 'info', message: 'resuming the partial work of an interrupted --force' });
       }
       const alone = timed.has(st.id);
       await gate.enter(st.id, alone, abort.signal);

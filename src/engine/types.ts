@@ -110,8 +110,12 @@ export interface MapOptions<I> {
   id(item: I, index: number): string;
   /** Arrow schema of the rows. */
   schema: Schema;
-  /** Items per chunk written to disk (resume granularity). Default 16. */
+  /**
+   * Items per chunk written to disk at most (resume granularity). Default 16. A chunk is also written once `flushMs`
+   * of work went by since the last one (default 2000), so a kill loses about that much work.
+   */
   chunkSize?: number;
+  flushMs?: number;
   /**
    * The item function as an item module (src/engine/executor.ts), instead of `fn`/`batchFn`: the executor runs it in
    * this thread or on the worker pool (`xai run --workers N`), its rows, files and sums identical either way.

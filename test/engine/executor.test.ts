@@ -33,7 +33,7 @@ async function run(workers: number, factory = 'createSquare') {
         stats: () => {},
       },
     );
-    const chunk0 = JSON.parse(readFileSync(join(dir, 't', 'chunk-000000.json'), 'utf8'));
+    const chunk0 = JSON.parse(readFileSync(join(dir, 't', 'chunk-000000000.json'), 'utf8'));
     return { r, tables, files, chunk0 };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -87,8 +87,8 @@ test('streamed table output: chunks written batch by batch give the bytes of the
       stageId: 's', kind: 'k', key: 'abc', params: { a: 1 }, inputs: {}, outDir: join(dir, 'out'), entryDir: join(dir, 'entry'), mapDir: join(dir, 'map'),
       root: dir, signal: new AbortController().signal, bus: { emit() {} } as never, failOnItemError: false, pipeline: 'p', version: '0',
     });
-    const parts = [[0, 1], [2, 3], [4, 5]].map((xs) => tableFromRows(xs.map((i) => ({ id: `i${i}`, v: i })), schema));
-    // through ctx.map: 6 items in chunks of 2, then the same rows written whole
+    const parts = [[0], [1], [2], [3], [4], [5]].map((xs) => tableFromRows(xs.map((i) => ({ id: `i${i}`, v: i })), schema));
+    // through ctx.map: 6 items in chunks of 2 (a record batch per item), then the same batches written whole
     const r = await ctx.map({ table: 'tab_a', items: [0, 1, 2, 3, 4, 5], id: (i) => `i${i}`, schema, chunkSize: 2, fn: async (i) => [{ id: `i${i}`, v: i }] });
     await ctx.out.table('tab_b', concatTables(parts, schema));
     const streamed = readFileSync(join(dir, 'out', 'tab_a.arrow'));
@@ -100,7 +100,7 @@ test('streamed table output: chunks written batch by batch give the bytes of the
     assert.equal(r.table.numRows, 6);
     const seen: number[] = [];
     for await (const b of r.batches()) seen.push(b.numRows);
-    assert.deepEqual(seen, [2, 2, 2], 'one record batch per chunk, read one at a time');
+    assert.deepEqual(seen, [1, 1, 1, 1, 1, 1], 'one record batch per unit (here an item), read one at a time');
     assert.equal(r.table.schema.metadata.get('xai.table'), 'tab_a');
     const empty = await ctx.map({ table: 'empty', items: [0], id: () => 'x', schema, fn: async () => [] });
     assert.equal(empty.table.numRows, 0);
@@ -109,5 +109,47 @@ test('streamed table output: chunks written batch by batch give the bytes of the
     assert.ok(readFileSync(join(dir, 'out', 'empty.arrow')).equals(Buffer.from(e2, 'latin1')));
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('fine-grained resume: a chunk is written after flushMs of work (variable boundaries in the records); a kill loses only the open range', async () => {
+  const { readdirSync } = await import('node:fs');
+  const dir = mkdtempSync(join(tmpdir(), 'xai-flush-'));
+  const dir2 = mkdtempSync(join(tmpdir(), 'xai-flush-b-'));
+  try {
+    let clock = 0; // a fake clock: each item "takes" 700 ms
+    const items = Array.from({ length: 10 }, (_, i) => i);
+    const env = (signal: AbortSignal, d = dir) => ({
+      stageId: 's', dir: d, signal, failOnItemError: false, progress: () => {}, writeTable: async () => {}, stats: () => {}, now: () => clock,
+    });
+    const ac = new AbortController();
+    let calls = 0;
+    const opts = (killAt?: number) => ({
+      table: 't', items, id: (i: number) => `i${i}`, schema, chunkSize: 16, flushMs: 2000,
+      fn: async (i: number) => {
+        calls++;
+        clock += 700;
+        if (i === killAt) {
+          ac.abort(new Error('killed'));
+          throw new Error('killed');
+        }
+        return [{ id: `i${i}`, v: i }];
+      },
+    });
+    await assert.rejects(runMap(opts(7), env(ac.signal)), /killed/);
+    // 2100 ms after the start: items 0-2 written; 2100 ms later 3-5; item 6 was done but its range not yet written
+    const chunks = readdirSync(join(dir, 't')).filter((f) => f.endsWith('.json') && f.startsWith('chunk-')).sort();
+    assert.deepEqual(chunks, ['chunk-000000000.json', 'chunk-000000003.json']);
+    assert.deepEqual(JSON.parse(readFileSync(join(dir, 't', chunks[1]), 'utf8')).ids, ['i3', 'i4', 'i5']);
+    calls = 0;
+    const r = await runMap(opts(), env(new AbortController().signal));
+    assert.equal(r.resumed, 6);
+    assert.equal(r.computed, 4);
+    assert.equal(calls, 4, 'only items 6-9 computed again');
+    const fresh = await runMap(opts(), env(new AbortController().signal, dir2));
+    assert.deepEqual(Buffer.from(tableToBytes(r.table)), Buffer.from(tableToBytes(fresh.table)), 'resumed table = uninterrupted table, bytes');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(dir2, { recursive: true, force: true });
   }
 });
