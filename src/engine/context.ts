@@ -98,6 +98,8 @@ export interface ContextInit {
   failOnItemError: boolean;
   /** Worker threads of ctx.map's item modules (`xai run --workers`; default 1: the stage's own thread). */
   workers?: number;
+  /** redis://host:port of the distributed executor (`xai run --queue`), if any. */
+  queue?: string;
   /** For the tables' schema metadata (src/arrow/conventions.ts). */
   pipeline: string;
   version: string;
@@ -218,6 +220,7 @@ export function makeContext(init: ContextInit): { ctx: StageContext; collected: 
         writeTableParts,
         writeFile: (rel, data) => out.file(rel, data),
         workers: init.workers,
+        queue: init.queue,
         projectRoot: init.root,
         stats: (name, s, t) => {
           collected.map[name] = s;

@@ -38,6 +38,8 @@ export interface MapEnv {
   writeFile?(rel: string, data: Uint8Array): Promise<void>;
   /** Worker threads for item modules (`xai run --workers`); 1 or absent: the stage's own thread. */
   workers?: number;
+  /** redis://host:port: item modules run as BullMQ jobs on `xai worker` processes (src/engine/queue.ts). */
+  queue?: string;
   /** Default: the working directory. */
   projectRoot?: string;
   /** Clock in ms (default performance.now). */
@@ -114,6 +116,25 @@ async function executor<I>(opts: MapOptions<I>, env: MapEnv, nUnits: number): Pr
   const aborted = () => env.signal.aborted;
   const w = opts.worker;
   const prepared = (unit: number[]) => unit.map((i) => (w?.prepare ? w.prepare(opts.items[i], i) : opts.items[i]));
+  if (w && env.queue) {
+    const { QueueExecutor } = await import('./queue.ts');
+    const q = new QueueExecutor(env.queue, w, join(env.dir, opts.table), env.projectRoot ?? process.cwd());
+    try {
+      await q.open();
+    } catch (e) {
+      throw new StageError(env.stageId, errorMessage(e));
+    }
+    const onAbort = () => q.fail(abortError(env.signal));
+    env.signal.addEventListener('abort', onAbort, { once: true });
+    return {
+      run: (unit) => q.run(prepared(unit), unit),
+      concurrency: q.concurrency,
+      close: async () => {
+        env.signal.removeEventListener('abort', onAbort);
+        await q.close();
+      },
+    };
+  }
   const size = Math.min(env.workers ?? 1, nUnits);
   if (w && size > 1) {
     const pool = new ItemPool(w, size, { projectRoot: env.projectRoot ?? process.cwd(), threads: threadsPerWorker(size) }, `${env.stageId} ${opts.table}`);

@@ -20,6 +20,8 @@ export interface RunOptions {
   jobs?: number;
   /** Worker threads per item-module map (ctx.map with `worker`; default: number of cores; 1: the stage's own thread). */
   workers?: number;
+  /** redis://host:port: item modules run on `xai worker` processes through this BullMQ queue (shared artifacts/). */
+  queue?: string;
   /** Stage ids to recompute even if cached ('*' = all; a stage may be named 'all'). */
   force?: string[];
   /** Re-hash every file of reused entries (default: only files whose mtime changed). */
@@ -253,6 +255,7 @@ export async function executePlan(plan: Plan, opts: RunOptions = {}): Promise<Ru
           bus,
           failOnItemError: plan.pipeline.failOnItemError,
           workers,
+          queue: opts.queue,
           pipeline: plan.pipeline.name,
           version: versions.xai ?? 'unknown',
           columns: Object.fromEntries(Object.entries(st.def.outputs ?? {}).flatMap(([n, o]) => (o.columns ? [[n, o.columns]] : []))),

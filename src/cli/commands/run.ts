@@ -18,6 +18,8 @@ Options:
   --jobs N                           stages run at once (default: number of cores, ${availableParallelism()})
   --workers N                        worker threads of per-item stages (cam, lime; default: XAI_WORKERS, else the
                                      number of cores); each opens its own model, onnxruntime threads split between them
+  --queue redis://host:port          run per-item work (cam, lime) on \`xai worker\` processes through this Redis
+                                     (default: XAI_QUEUE); artifacts/ must be shared with the workers (see README)
   --wait                             wait for another run's lock instead of failing
   --verify                           re-hash every file of reused cache entries (default: files whose mtime changed)
   --verbose                          show debug logs of stages
@@ -34,6 +36,7 @@ export async function run(argv: string[]): Promise<number> {
     force: { type: 'string', multiple: true },
     jobs: { type: 'string', short: 'j' },
     workers: { type: 'string' },
+    queue: { type: 'string' },
     wait: { type: 'boolean' },
     verify: { type: 'boolean' },
     verbose: { type: 'boolean', short: 'v' },
@@ -42,6 +45,15 @@ export async function run(argv: string[]): Promise<number> {
   if (positionals.length !== 1) throw new ConfigError(`xai run: expected one pipeline file, got ${positionals.length}`, { suggestion: 'xai run pipelines/<name>.yaml' });
   const jobs = intOption('run', 'jobs', values.jobs);
   const workers = intOption('run', 'workers', values.workers ?? process.env.XAI_WORKERS);
+  const queue = (values.queue as string | undefined) ?? (process.env.XAI_QUEUE || undefined);
+  if (queue) {
+    const { redisOptions } = await import('../../engine/queue.ts');
+    try {
+      redisOptions(queue);
+    } catch (e) {
+      throw new ConfigError((e as Error).message, { expected: 'redis://host:port' });
+    }
+  }
   const root = process.cwd();
   const { analyze } = await import('../../engine/analyze.ts');
   const plan = await analyze(positionals[0], { root, sets: values.set as string[] | undefined });
@@ -55,7 +67,7 @@ export async function run(argv: string[]): Promise<number> {
   const { executePlan } = await import('../../engine/runner.ts');
   const { withSession } = await import('../session.ts');
   return withSession({ quiet: Boolean(values.quiet), verbose: Boolean(values.verbose), stopping: 'stopping (finished chunks are kept; rerun to resume' }, async ({ display, signal, stopProgress }) => {
-    const r = await executePlan(plan, { jobs, workers, force, verify: Boolean(values.verify), wait: Boolean(values.wait), signal, bus: display, argv: ['run', ...argv],
+    const r = await executePlan(plan, { jobs, workers, queue, force, verify: Boolean(values.verify), wait: Boolean(values.wait), signal, bus: display, argv: ['run', ...argv],
       onWait: (h) => io.err(`waiting for the artifacts lock held by pid ${h.pid} on ${h.host} (since ${h.started}) …\n`),
     });
     stopProgress();
