@@ -151,7 +151,18 @@ export interface WorkerOptions {
 
 /** `xai worker`: runs units from the queue until `signal` aborts. Runners are opened once per (module, config). */
 export async function runWorker(o: WorkerOptions): Promise<void> {
-  const { Worker } = await import('bullmq');
+  const { Queue, Worker } = await import('bullmq');
+  // Redis must answer before the worker starts (a worker that cannot reach it says so and exits)
+  const probe = new Queue(QUEUE_NAME, { connection: { ...redisOptions(o.url), maxRetriesPerRequest: null, retryStrategy: (n: number) => (n > 3 ? null : 200 * n) } });
+  probe.on('error', () => {});
+  try {
+    const client = (await probe.client) as unknown as { ping(): Promise<string> };
+    await client.ping();
+  } catch (e) {
+    throw new Error(`cannot reach Redis at ${o.url}: ${errorMessage(e)}`);
+  } finally {
+    await probe.close().catch(() => {});
+  }
   const concurrency = Math.max(1, o.concurrency ?? 1);
   const threads = Math.max(1, Math.floor(availableParallelism() / concurrency));
   const runners = new Map<string, Promise<ItemRunner<unknown>>>();
@@ -179,7 +190,11 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
     },
     { connection, concurrency, lockDuration: lockMs, stalledInterval: Math.max(500, Math.floor(lockMs / 2)), maxStalledCount: 5 },
   );
-  worker.on('error', (e) => o.log?.(`queue error: ${errorMessage(e)}`));
+  let last = '';
+  worker.on('error', (e) => {
+    // once per distinct message (a Redis that went away reports on every reconnect attempt)
+    if (errorMessage(e) !== last) o.log?.(`queue error: ${(last = errorMessage(e))}`);
+  });
   await worker.waitUntilReady();
   o.log?.(`worker on ${o.url}: concurrency ${concurrency}, ${threads} onnxruntime thread(s) per job`);
   await new Promise<void>((resolve) => {

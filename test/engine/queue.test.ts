@@ -130,7 +130,10 @@ test('queue: Redis stopped mid-run ends the map with an error naming Redis', { s
   stop(w.proc);
 });
 
-test('queue: a Redis that is not there is a clear error before anything runs', { skip: missing }, async () => {
+test('queue: a Redis that is not there is a clear error before anything runs (coordinator, and xai worker: exit 1)', { skip: missing }, async () => {
   const port = await freePort();
   await assert.rejects(map({ queue: `redis://127.0.0.1:${port}` }, 0), /cannot reach Redis at redis:\/\/127\.0\.0\.1/);
+  const w = spawnSync(process.execPath, [bin, 'worker', '--queue', `redis://127.0.0.1:${port}`], { encoding: 'utf8', timeout: 30000 });
+  assert.equal(w.status, 1);
+  assert.match(w.stderr, /cannot reach Redis at redis:\/\/127\.0\.0\.1/);
 });

@@ -2,7 +2,7 @@
 import { io } from '../io.ts';
 import { dirname, relative } from 'node:path';
 import { availableParallelism } from 'node:os';
-import { parseArgs, intOption } from '../args.ts';
+import { parseArgs, intOption, queueOption } from '../args.ts';
 import { ConfigError } from '../../engine/errors.ts';
 
 export const summary = 'Run a pipeline: compute stale stages, reuse cached ones';
@@ -45,15 +45,7 @@ export async function run(argv: string[]): Promise<number> {
   if (positionals.length !== 1) throw new ConfigError(`xai run: expected one pipeline file, got ${positionals.length}`, { suggestion: 'xai run pipelines/<name>.yaml' });
   const jobs = intOption('run', 'jobs', values.jobs);
   const workers = intOption('run', 'workers', values.workers ?? process.env.XAI_WORKERS);
-  const queue = (values.queue as string | undefined) ?? (process.env.XAI_QUEUE || undefined);
-  if (queue) {
-    const { redisOptions } = await import('../../engine/queue.ts');
-    try {
-      redisOptions(queue);
-    } catch (e) {
-      throw new ConfigError((e as Error).message, { expected: 'redis://host:port' });
-    }
-  }
+  const queue = await queueOption(values.queue);
   const root = process.cwd();
   const { analyze } = await import('../../engine/analyze.ts');
   const plan = await analyze(positionals[0], { root, sets: values.set as string[] | undefined });

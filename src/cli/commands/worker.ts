@@ -1,6 +1,6 @@
 // xai worker --queue redis://host:port [--concurrency N]
 import { io } from '../io.ts';
-import { parseArgs, intOption } from '../args.ts';
+import { parseArgs, intOption, queueOption } from '../args.ts';
 import { ConfigError } from '../../engine/errors.ts';
 
 export const summary = 'Run per-item work (cam, lime) for `xai run --queue` from a Redis queue';
@@ -26,20 +26,20 @@ export async function run(argv: string[]): Promise<number> {
     verbose: { type: 'boolean', short: 'v' },
   });
   if (positionals.length) throw new ConfigError(`xai worker: unexpected argument '${positionals[0]}'`);
-  const url = (values.queue as string | undefined) ?? (process.env.XAI_QUEUE || undefined);
+  const url = await queueOption(values.queue);
   if (!url) throw new ConfigError('xai worker: --queue redis://host:port is required', { expected: 'redis://host:port (or XAI_QUEUE)' });
   const concurrency = intOption('worker', 'concurrency', values.concurrency) ?? 1;
-  const { redisOptions, runWorker } = await import('../../engine/queue.ts');
-  try {
-    redisOptions(url);
-  } catch (e) {
-    throw new ConfigError((e as Error).message, { expected: 'redis://host:port' });
-  }
+  const { runWorker } = await import('../../engine/queue.ts');
   const ac = new AbortController();
   const stop = () => ac.abort();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   const lockMs = process.env.XAI_QUEUE_LOCK_MS ? Number(process.env.XAI_QUEUE_LOCK_MS) : undefined;
-  await runWorker({ url, concurrency, lockMs, signal: ac.signal, log: (m) => (values.verbose || !m.startsWith('unit ')) && io.err(`${m}\n`) });
+  try {
+    await runWorker({ url, concurrency, lockMs, signal: ac.signal, log: (m) => (values.verbose || !m.startsWith('unit ')) && io.err(`${m}\n`) });
+  } catch (e) {
+    io.err(`error: ${(e as Error).message}\n`);
+    return 1;
+  }
   return 0;
 }
