@@ -34,7 +34,7 @@ export async function run(argv: string[]): Promise<number> {
   const stop = () => ac.abort();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-  const lockMs = process.env.XAI_QUEUE_LOCK_MS ? Number(process.env.XAI_QUEUE_LOCK_MS) : undefined;
+  const lockMs = process.env.XAI_QUEUE_LOCK_MS ? intOption('worker', 'XAI_QUEUE_LOCK_MS', process.env.XAI_QUEUE_LOCK_MS, 100) : undefined;
   try {
     await runWorker({ url, concurrency, lockMs, signal: ac.signal, log: (m) => (values.verbose || !m.startsWith('unit ')) && io.err(`${m}\n`) });
   } catch (e) {
