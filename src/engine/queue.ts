@@ -143,6 +143,8 @@ export interface WorkerOptions {
   url: string;
   /** Jobs at once in this process (default 1); onnxruntime's threads are split between them. */
   concurrency?: number;
+  /** onnxruntime intra-op threads per job (default: cores / concurrency; lower it when several workers share a machine). */
+  threads?: number;
   /** How long a job's lock lasts without renewal: a killed worker's job is re-queued after about this (default 30000). */
   lockMs?: number;
   log?: (msg: string) => void;
@@ -164,7 +166,7 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
     await probe.close().catch(() => {});
   }
   const concurrency = Math.max(1, o.concurrency ?? 1);
-  const threads = Math.max(1, Math.floor(availableParallelism() / concurrency));
+  const threads = o.threads ?? Math.max(1, Math.floor(availableParallelism() / concurrency));
   const runners = new Map<string, Promise<ItemRunner<unknown>>>();
   const lockMs = o.lockMs ?? 30000;
   const connection = { ...redisOptions(o.url), maxRetriesPerRequest: null };
