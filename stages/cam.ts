@@ -134,7 +134,7 @@ export default {
   async run(ctx) {
     const { openUpstreamModel } = await import('../src/model/index.ts');
     const { openDataset, refFromMeta } = await import('../src/data/index.ts');
-    const { computeCams, camSchema, pointingSummary, resolveTargetSpec, targetKindOf } = await import('../src/explain/cam.ts');
+    const { camSchema, pointingSummary, resolveTargetSpec, targetKindOf } = await import('../src/explain/cam.ts');
     const p = ctx.params;
     const modelIn = ctx.inputs.model as UpstreamOutputs;
     const imagesIn = ctx.inputs.images as UpstreamOutputs;
@@ -157,26 +157,19 @@ export default {
       `${info.id} (${info.runtime}, ${info.backend}): ${methods.join(', ')} at ${layerSets.map((s) => s.join('+')).join(' | ')}, ` +
         `${items.length} images ${H}×${W}, target ${typeof p.target === 'number' ? `class ${p.target}` : JSON.stringify(p.target)}`,
     );
-    const timing: Record<string, number> = {};
-    const counts = { forwards: 0, gradientCalls: 0, headRows: 0, maskedForwards: 0 };
-    const compute = (batchItems: typeof items, indices: number[]) =>
-      computeCams({
-        model,
-        items: batchItems,
-        indices,
-        methods,
-        layerSets,
-        targets,
-        target: targetKindOf(p),
-        eigenSmooth: p.eigen_smooth,
-        ablation: { batchSize: p.ablation?.batch_size ?? 32, value: p.ablation?.value ?? 'library' },
-        scoreBatchSize: p.score?.batch_size ?? 16,
-        overlay,
-        loadOpts,
-        writeFile: (rel, data) => ctx.out.file(rel, data),
-        timing,
-        counts,
-      });
+    const item = await import('../src/explain/cam-item.ts');
+    const config: import('../src/explain/cam-item.ts').CamItemConfig = {
+      model: modelIn.meta.config as unknown as import('../src/model/index.ts').ModelConfig,
+      methods,
+      layerSets,
+      targets,
+      target: targetKindOf(p),
+      eigenSmooth: p.eigen_smooth,
+      ablation: { batchSize: p.ablation?.batch_size ?? 32, value: p.ablation?.value ?? 'library' },
+      scoreBatchSize: p.score?.batch_size ?? 16,
+      overlay,
+      loadOpts,
+    };
     const res = await ctx.map({
       table: 'cams',
       items,
@@ -184,14 +177,13 @@ export default {
       schema: camSchema(H, W),
       batchSize: p.batch_size,
       chunkSize: Math.max(16, p.batch_size),
-      batchFn: compute,
-      fn: async (it, i) => (await compute([it], [i]))[0],
+      worker: { module: item, factory: 'createCam', config },
     });
     if (res.errors.length && res.errors.length === items.length) {
       throw new Error(`every image failed; first: ${res.errors[0].item}: ${res.errors[0].message}`);
     }
     if (res.errors.length) ctx.log.warn(`${res.errors.length} image(s) failed (table cams_errors); first: ${res.errors[0].item}: ${res.errors[0].message}`);
-    const pointing = pointingSummary(res.table);
+    const pointing = await pointingSummary(res.batches());
     for (const [k, v] of Object.entries(pointing)) ctx.log.info(`pointing game ${k}: ${v.hits}/${v.total} = ${(100 * v.rate).toFixed(1)}%`);
 
     ctx.out.meta('backend', info.backend);
@@ -204,7 +196,11 @@ export default {
     ctx.out.meta('pointing_game', pointing as unknown as Json);
     if (res.computed > 0) {
       const per: Record<string, number> = {};
-      for (const [k, v] of Object.entries(timing)) per[k] = Math.round((v / res.computed) * 100) / 100;
+      const counts: Record<string, number> = {};
+      for (const [k, v] of Object.entries(res.sums)) {
+        if (k.startsWith('ms.')) per[k.slice(3)] = Math.round((v / res.computed) * 100) / 100;
+        else counts[k] = v;
+      }
       ctx.timing('ms_per_image', per);
       ctx.out.meta('model_calls', { ...counts, images: res.computed });
     }

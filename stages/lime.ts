@@ -208,8 +208,7 @@ export default {
   },
   async run(ctx) {
     const { openUpstreamModel } = await import('../src/model/index.ts');
-    const { openDataset, refFromMeta, loadItemRgb, loadItemMask } = await import('../src/data/index.ts');
-    const { encodePng } = await import('../src/image/io.ts');
+    const { openDataset, refFromMeta } = await import('../src/data/index.ts');
     const { tableFromRows } = await import('../src/arrow/io.ts');
     const c = await import('../src/explain/lime.ts');
     const p = ctx.params;
@@ -235,16 +234,20 @@ export default {
     );
 
     // 1. segment maps (one row per image)
+    const item = await import('../src/explain/lime-item.ts');
+    const config: import('../src/explain/lime-item.ts').LimeItemConfig = {
+      params: p,
+      model: modelIn.meta.config as unknown as import('../src/model/index.ts').ModelConfig,
+      height: H,
+      width: W,
+      loadOpts,
+    };
     const segRes = await ctx.map({
       table: 'segments',
       items,
       id: (it) => it.id,
       schema: c.segmentsSchema(H, W),
-      async fn(it, index) {
-        const rgb = await loadItemRgb(it, H, W, loadOpts);
-        const s = c.segmentImage(rgb, p, it.id);
-        return [{ id: it.id, index, height: H, width: W, n_segments: s.nSegments, random_seed: s.randomSeed, segments: s.segments }];
-      },
+      worker: { module: item, factory: 'createSegments', config },
     });
     // segment maps are read from the table on demand (it holds every image's, resumed ones included)
     const segRow = new Map<string, number>();
@@ -261,21 +264,12 @@ export default {
     };
 
     // 2. explanations (one row per image × label)
-    const png = (d: Uint8Array, w: number, h: number) => encodePng(d, w, h, 3);
     const res = await ctx.map({
       table: 'explanations',
       items,
       id: (it) => it.id,
       schema: c.explanationsSchema(H, W),
-      async fn(it, index, timer) {
-        const seg = segOf(it.id);
-        if (!seg) throw new Error('no segment map (its segmentation failed: see table segments_errors)');
-        const rgb = await loadItemRgb(it, H, W, loadOpts);
-        const gt = await loadItemMask(it, H, W, loadOpts);
-        const { rows, files } = await c.explainItem(p, model, { id: it.id, index, datasetLabel: it.label, rgb, gt, seg }, png, (ph, ms) => timer.phase(ph, ms));
-        for (const f of files) await ctx.out.file(f.rel, f.data);
-        return rows;
-      },
+      worker: { module: item, factory: 'createExplain', config, prepare: (it) => ({ it, seg: segOf(it.id) }) },
     });
     if (res.errors.length === items.length) throw new Error(`every image failed; first: ${res.errors[0].item}: ${res.errors[0].message}`);
     if (res.errors.length) ctx.log.warn(`${res.errors.length} image(s) failed (table explanations_errors); first: ${res.errors[0].item}: ${res.errors[0].message}`);

@@ -72,13 +72,19 @@ export interface TableMeta {
  * (the stage's, else the common dictionary's), and the xai.* schema metadata. Batches are re-wrapped, not copied.
  */
 export function conform(table: Table, m: TableMeta): Table {
-  const fields = table.schema.fields.map((f) => {
+  const schema = conformSchema(table.schema, m);
+  return table.batches.length ? new Table(table.batches.map((b) => new RecordBatch(schema, b.data))) : new Table(schema);
+}
+
+/** The schema part of conform (for a table written batch by batch: wrap each batch's data in it). */
+export function conformSchema(schema: Schema, m: TableMeta): Schema {
+  const fields = schema.fields.map((f) => {
     const meta = new Map(f.metadata);
     const d = m.columns?.[f.name] ?? meta.get(DESCRIPTION_KEY) ?? describeColumn(f.name);
     if (d) meta.set(DESCRIPTION_KEY, d);
     return new Field(f.name, conformType(f.type), f.nullable, meta);
   });
-  const meta = new Map(table.schema.metadata);
+  const meta = new Map(schema.metadata);
   meta.set('xai.stage', m.stage);
   meta.set('xai.kind', m.kind);
   meta.set('xai.key', m.key);
@@ -86,8 +92,7 @@ export function conform(table: Table, m: TableMeta): Table {
   meta.set('xai.version', m.version);
   meta.set('xai.table', m.table);
   meta.set('xai.params', JSON.stringify(m.params ?? null));
-  const schema = new Schema(fields, meta);
-  return table.batches.length ? new Table(table.batches.map((b) => new RecordBatch(schema, b.data))) : new Table(schema);
+  return new Schema(fields, meta);
 }
 
 /** The common description of a column name (dictionary, then name patterns), or undefined. */

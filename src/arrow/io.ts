@@ -1,11 +1,12 @@
 // Arrow helpers: IPC file read/write, tables from rows + schema, concatenation, and a terminal pretty-printer
 // for `xai show`.
 import { readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { open, writeFile } from 'node:fs/promises';
 import {
   DataType,
   Field,
   RecordBatch,
+  RecordBatchReader,
   Schema,
   Struct,
   Table,
@@ -29,6 +30,17 @@ export async function writeArrowFile(path: string, table: Table): Promise<void> 
 /** Reads an Arrow IPC file (file or stream format). */
 export function readArrowFile(path: string): Table {
   return tableFromIPC(readFileSync(path));
+}
+
+/** The record batches of an Arrow IPC file, read one at a time (random access: the file is never loaded whole). */
+export async function* readArrowBatches(path: string): AsyncGenerator<RecordBatch> {
+  const fh = await open(path, 'r');
+  try {
+    const reader = await RecordBatchReader.from(fh);
+    for await (const b of reader) yield b;
+  } finally {
+    await fh.close();
+  }
 }
 
 /** Reads only the schema and row count of an Arrow IPC file. */

@@ -47,3 +47,16 @@ export function intOption(command: string, name: string, v: unknown, min = 1): n
   if (!Number.isInteger(n) || n < min) throw new ConfigError(`xai ${command}: --${name} must be an integer >= ${min}, got '${String(v)}'`);
   return n;
 }
+
+/** The --queue option (or XAI_QUEUE): a redis://host:port URL, checked; undefined when neither is given. */
+export async function queueOption(v: unknown): Promise<string | undefined> {
+  const url = (v as string | undefined) ?? (process.env.XAI_QUEUE || undefined);
+  if (!url) return undefined;
+  const { redisOptions } = await import('../engine/queue.ts');
+  try {
+    redisOptions(url);
+  } catch (e) {
+    throw new ConfigError((e as Error).message, { expected: 'redis://host:port' });
+  }
+  return url;
+}

@@ -3,7 +3,7 @@
 // This module is the only one that knows the entry layout and the manifest file (as wireit's src/caching/cache.ts):
 // everything else — the runner, `xai show/status/runs/compare/gc/report`, the report builder and the stages (through
 // ctx.inputs) — reads entries as CacheEntry objects from the Cache interface below.
-import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { open, rename, rm, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join, sep } from 'node:path';
@@ -214,6 +214,19 @@ export class ArtifactStore implements Cache {
   }
   workDir(kind: string, key: string): string {
     return join(this.dir, 'work', safeName(kind), key);
+  }
+  /**
+   * The work dir of a forced execution (`--force`): the partial work of an interrupted forced attempt (marked `forced`)
+   * is kept, so the same `--force` rerun resumes it; any other partial work is removed. True when it resumes.
+   */
+  forcedWorkDir(kind: string, key: string): boolean {
+    const dir = this.workDir(kind, key);
+    const mark = join(dir, 'forced');
+    if (existsSync(mark)) return true;
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(mark, '');
+    return false;
   }
   /** Where a running stage writes its outputs (inside its work dir). */
   outDir(kind: string, key: string): string {

@@ -1,9 +1,9 @@
 // Builds what a stage's run(ctx) receives: upstream outputs (read from their manifests), the output writer into
 // the work dir, the logger, progress and ctx.map.
 import { mkdirSync, rmSync } from 'node:fs';
-import { open, rename, writeFile } from 'node:fs/promises';
+import { open, rename, writeFile, type FileHandle } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize, resolve } from 'node:path';
-import type { Table } from 'apache-arrow';
+import type { Schema, Table } from 'apache-arrow';
 import { StageError } from './errors.ts';
 import { MANIFEST, type CacheEntry, type ItemTiming, type MapStats } from './cache.ts';
 import type { EventBus } from './events.ts';
@@ -38,28 +38,34 @@ function safeRel(stageId: string, rel: string): string {
   return n;
 }
 
-async function writeAtomic(path: string, data: Uint8Array | string | readonly Uint8Array[]): Promise<void> {
+/** Writes `data` in order at the file position (writev in groups, short writes completed), without concatenating. */
+async function writeChunks(fh: FileHandle, data: readonly Uint8Array[]): Promise<void> {
+  for (let i = 0; i < data.length; i += 512) {
+    const group = data.slice(i, i + 512);
+    let { bytesWritten: done } = await fh.writev(group as Uint8Array[]);
+    // a short write (rare for regular files): the rest chunk by chunk
+    for (const c of group) {
+      if (done >= c.byteLength) {
+        done -= c.byteLength;
+        continue;
+      }
+      let off = done;
+      done = 0;
+      while (off < c.byteLength) off += (await fh.write(c, off, c.byteLength - off)).bytesWritten;
+    }
+  }
+}
+
+async function writeAtomic(path: string, data: Uint8Array | string | readonly Uint8Array[] | ((fh: FileHandle) => Promise<void>)): Promise<void> {
   mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.${process.pid}.tmp`;
   if (typeof data === 'string' || data instanceof Uint8Array) await writeFile(tmp, data);
   else {
-    // chunks written in order without concatenating them first
+    // chunks written in order without concatenating them first, or a writer streaming into the file
     const fh = await open(tmp, 'w');
     try {
-      for (let i = 0; i < data.length; i += 512) {
-        const group = data.slice(i, i + 512);
-        let { bytesWritten: done } = await fh.writev(group as Uint8Array[]);
-        // a short write (rare for regular files): the rest chunk by chunk
-        for (const c of group) {
-          if (done >= c.byteLength) {
-            done -= c.byteLength;
-            continue;
-          }
-          let off = done;
-          done = 0;
-          while (off < c.byteLength) off += (await fh.write(c, off, c.byteLength - off)).bytesWritten;
-        }
-      }
+      if (typeof data === 'function') await data(fh);
+      else await writeChunks(fh, data);
     } finally {
       await fh.close();
     }
@@ -90,6 +96,10 @@ export interface ContextInit {
   signal: AbortSignal;
   bus: EventBus;
   failOnItemError: boolean;
+  /** Worker threads of ctx.map's item modules (`xai run --workers`; default 1: the stage's own thread). */
+  workers?: number;
+  /** redis://host:port of the distributed executor (`xai run --queue`), if any. */
+  queue?: string;
   /** For the tables' schema metadata (src/arrow/conventions.ts). */
   pipeline: string;
   version: string;
@@ -102,14 +112,57 @@ export function makeContext(init: ContextInit): { ctx: StageContext; collected: 
   mkdirSync(outDir, { recursive: true });
   rmSync(join(outDir, MANIFEST), { force: true });
   const collected: Collected = { tables: {}, meta: {}, map: {}, itemTimings: {}, stageTimings: {} };
-  const writeTable = async (name: string, table: Table) => {
+  const tableMeta = (name: string) => ({ stage: stageId, kind: init.kind, key: init.key, pipeline: init.pipeline, version: init.version, table: name, params: init.params, columns: init.columns?.[name] });
+  const checkName = (name: string) => {
     if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(name)) throw new StageError(stageId, `invalid table name '${name}'`);
+  };
+  const writeTable = async (name: string, table: Table) => {
+    checkName(name);
     const { tableToBytes } = await import('../arrow/io.ts');
     const { conform } = await import('../arrow/conventions.ts');
     const file = `${name}.arrow`;
-    const t = conform(table, { stage: stageId, kind: init.kind, key: init.key, pipeline: init.pipeline, version: init.version, table: name, params: init.params, columns: init.columns?.[name] });
-    await writeAtomic(join(outDir, file), tableToBytes(t));
+    await writeAtomic(join(outDir, file), tableToBytes(conform(table, tableMeta(name))));
     collected.tables[name] = { file, rows: table.numRows };
+  };
+  /**
+   * Writes a table from parts (tables of `schema`, read one at a time: the whole is never in memory) as one IPC file,
+   * the bytes of writeTable of the parts concatenated; returns its path.
+   */
+  const writeTableParts = async (name: string, schema: Schema, parts: Iterable<Table>): Promise<string> => {
+    checkName(name);
+    const { conformSchema } = await import('../arrow/conventions.ts');
+    const { AsyncByteQueue, RecordBatch, RecordBatchFileWriter, Table } = await import('apache-arrow');
+    const { tableToBytes } = await import('../arrow/io.ts');
+    const s = conformSchema(schema, tableMeta(name));
+    const file = `${name}.arrow`;
+    let rows = 0;
+    const pending: Uint8Array[] = [];
+    // the writer's output collected here and written after each part (the writer itself never blocks)
+    class Sink extends AsyncByteQueue {
+      override write(v: ArrayBufferView | ArrayBuffer): void {
+        const u = v instanceof Uint8Array ? v : ArrayBuffer.isView(v) ? new Uint8Array(v.buffer, v.byteOffset, v.byteLength) : new Uint8Array(v);
+        if (u.byteLength) pending.push(u);
+      }
+    }
+    await writeAtomic(join(outDir, file), async (fh) => {
+      const writer = new RecordBatchFileWriter();
+      writer.reset(new Sink()); // the schema goes out with the first batch
+      let started = false;
+      for (const part of parts) {
+        for (const b of part.batches) {
+          if (b.numRows === 0) continue;
+          writer.write(new RecordBatch(s, b.data));
+          started = true;
+          rows += b.numRows;
+        }
+        await writeChunks(fh, pending.splice(0));
+      }
+      if (started) writer.finish();
+      else pending.push(tableToBytes(new Table(s))); // no rows: as writeTable writes an empty table
+      await writeChunks(fh, pending.splice(0));
+    });
+    collected.tables[name] = { file, rows };
+    return join(outDir, file);
   };
   const out: OutputWriter = {
     table: writeTable,
@@ -164,6 +217,11 @@ export function makeContext(init: ContextInit): { ctx: StageContext; collected: 
         failOnItemError: init.failOnItemError,
         progress,
         writeTable,
+        writeTableParts,
+        writeFile: (rel, data) => out.file(rel, data),
+        workers: init.workers,
+        queue: init.queue,
+        projectRoot: init.root,
         stats: (name, s, t) => {
           collected.map[name] = s;
           if (t) collected.itemTimings[name] = t;

@@ -1,16 +1,22 @@
-// ctx.map: per-item execution in chunks with resume. Chunk k holds items [k·size, (k+1)·size) and is written to
-// the stage's work dir as `chunk-<k>.arrow` + `chunk-<k>.json` (item ids + bad items; written last = the record
-// that the chunk is finished). A rerun after an interruption skips finished chunks, so only missing items are
-// computed; the final table is the chunks concatenated in order, identical to an uninterrupted run's.
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+// ctx.map: per-item execution with resume. Items run in units (a batch of `batchSize` consecutive items, aligned to
+// multiples of it; one item without a batched form), in this thread or on the worker pool (src/engine/executor.ts).
+// Finished units are committed in item order as chunks: a range [lo, lo + k) written to the stage's work dir as
+// `chunk-<lo>.arrow` + `chunk-<lo>.json` (item ids, bad items, per-item times; written last = the record that the range
+// is finished) once it holds `chunkSize` items or `flushMs` (~2 s) of work went by, so chunk boundaries vary and a kill
+// loses about flushMs of work per worker. A rerun after an interruption computes only the items no chunk covers; the
+// final table is streamed from the chunks in order (one record batch per unit, so its bytes do not depend on where the
+// chunks ended), identical to an uninterrupted run's.
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Field, Int32, Schema, Utf8, type Table } from 'apache-arrow';
-import { concatTables, readArrowFile, tableFromRows, tableToBytes } from '../arrow/io.ts';
+import { concatTables, readArrowBatches, readArrowFile, tableFromRows, tableToBytes } from '../arrow/io.ts';
 import { StageError, errorMessage } from './errors.ts';
 import { sha256 } from './fingerprint.ts';
 import type { ItemTiming, MapStats } from './cache.ts';
-import type { ItemError, ItemTimer, MapOptions, MapResult } from './types.ts';
+import { factoryOf, runUnit, type ItemRunner, type Outcome } from './executor.ts';
+import { ItemPool, threadsPerWorker } from './pool.ts';
+import type { ItemError, MapOptions, MapResult } from './types.ts';
 
 export interface MapEnv {
   stageId: string;
@@ -21,8 +27,23 @@ export interface MapEnv {
   progress(done: number, total: number, unit?: string): void;
   /** Writes a finished table through the stage's output writer. */
   writeTable(name: string, table: Table): Promise<void>;
+  /**
+   * Writes a table from parts read one at a time (streamed into one file; the whole table is never in memory) and
+   * returns the written file's path. Absent (tests): the parts are concatenated and passed to writeTable.
+   */
+  writeTableParts?(name: string, schema: Schema, parts: Iterable<Table>): Promise<string>;
   /** Records per-table stats and item timings for the manifest. */
   stats(name: string, s: MapStats, timing?: ItemTiming): void;
+  /** Writes a file of an item (relative output path), through the stage's output writer. */
+  writeFile?(rel: string, data: Uint8Array): Promise<void>;
+  /** Worker threads for item modules (`xai run --workers`); 1 or absent: the stage's own thread. */
+  workers?: number;
+  /** redis://host:port: item modules run as BullMQ jobs on `xai worker` processes (src/engine/queue.ts). */
+  queue?: string;
+  /** Default: the working directory. */
+  projectRoot?: string;
+  /** Clock in ms (default performance.now). */
+  now?: () => number;
 }
 
 interface ChunkRecord {
@@ -79,6 +100,105 @@ function abortError(signal: AbortSignal): Error {
   return signal.reason instanceof Error ? signal.reason : new Error('interrupted');
 }
 
+interface Executor {
+  run(unit: number[]): Promise<Outcome[]>;
+  /** Units in flight at once. */
+  concurrency: number;
+  close(): Promise<void>;
+}
+
+/**
+ * Where the units run: `fn`/`batchFn` in this thread; an item module in this thread (one worker, or a single unit to
+ * do) or on a pool of min(workers, units) worker threads, onnxruntime's intra-op threads split between them.
+ */
+async function executor<I>(opts: MapOptions<I>, env: MapEnv, nUnits: number): Promise<Executor> {
+  const now = env.now ?? (() => performance.now());
+  const aborted = () => env.signal.aborted;
+  const w = opts.worker;
+  const prepared = (unit: number[]) => unit.map((i) => (w?.prepare ? w.prepare(opts.items[i], i) : opts.items[i]));
+  if (w && env.queue) {
+    const { QueueExecutor } = await import('./queue.ts');
+    const q = new QueueExecutor(env.queue, w, join(env.dir, opts.table), env.projectRoot ?? process.cwd());
+    try {
+      await q.open();
+    } catch (e) {
+      throw new StageError(env.stageId, errorMessage(e));
+    }
+    const onAbort = () => q.fail(abortError(env.signal));
+    env.signal.addEventListener('abort', onAbort, { once: true });
+    return {
+      run: (unit) => q.run(prepared(unit), unit),
+      concurrency: q.concurrency,
+      close: async () => {
+        env.signal.removeEventListener('abort', onAbort);
+        await q.close();
+      },
+    };
+  }
+  const size = Math.min(env.workers ?? 1, nUnits);
+  if (w && size > 1) {
+    const pool = new ItemPool(w, size, { projectRoot: env.projectRoot ?? process.cwd(), threads: threadsPerWorker(size) }, `${env.stageId} ${opts.table}`);
+    const onAbort = () => pool.abort(abortError(env.signal));
+    env.signal.addEventListener('abort', onAbort, { once: true });
+    return {
+      run: (unit) => pool.run(prepared(unit), unit),
+      concurrency: 2 * size,
+      close: async () => {
+        env.signal.removeEventListener('abort', onAbort);
+        await pool.close();
+      },
+    };
+  }
+  let runner: ItemRunner<unknown>;
+  if (w) runner = await factoryOf(w)(w.config, { projectRoot: env.projectRoot ?? process.cwd() });
+  else {
+    const { fn, batchFn } = opts;
+    if (!fn) throw new StageError(env.stageId, `ctx.map '${opts.table}': give fn or worker`);
+    runner = {
+      run: async (item, i, timer) => ({ rows: await fn(item as I, i, timer) }),
+      ...(batchFn ? { runBatch: async (items: unknown[], idx: number[]) => (await batchFn(items as I[], idx)).map((rows) => ({ rows })) } : {}),
+    };
+  }
+  return {
+    async run(unit) {
+      try {
+        return await runUnit(runner, prepared(unit), unit, { now, aborted });
+      } catch (e) {
+        throw aborted() ? abortError(env.signal) : e;
+      }
+    },
+    concurrency: 1,
+    close: async () => runner.close?.(),
+  };
+}
+
+/** Runs the units in order, at most `ex.concurrency` at once, handing each unit's outcomes to `done` (the first error wins). */
+async function schedule(
+  units: number[][],
+  ex: Executor,
+  env: MapEnv,
+  backlog: () => number,
+  maxBacklog: number,
+  done: (o: Outcome[]) => Promise<void>,
+): Promise<void> {
+  let failure: unknown;
+  const inflight = new Set<Promise<void>>();
+  for (const unit of units) {
+    // bounded memory: at most `concurrency` units running and about maxBacklog finished ones waiting for a slow one
+    while (inflight.size > 0 && (inflight.size >= ex.concurrency || backlog() >= maxBacklog) && failure === undefined) await Promise.race(inflight);
+    if (failure === undefined && env.signal.aborted) failure = abortError(env.signal);
+    if (failure !== undefined) break;
+    const p: Promise<void> = ex
+      .run(unit)
+      .then(done)
+      .catch((e) => void (failure ??= e))
+      .finally(() => inflight.delete(p));
+    inflight.add(p);
+  }
+  await Promise.all(inflight);
+  if (failure !== undefined) throw failure;
+}
+
 export async function runMap<I>(opts: MapOptions<I>, env: MapEnv): Promise<MapResult> {
   if (!TABLE_NAME.test(opts.table)) throw new StageError(env.stageId, `ctx.map: invalid table name '${opts.table}'`);
   const n = opts.items.length;
@@ -89,10 +209,12 @@ export async function runMap<I>(opts: MapOptions<I>, env: MapEnv): Promise<MapRe
     seen.add(id);
   }
   const batchSize = Math.max(1, opts.batchSize ?? 1);
-  const chunkSize = Math.max(1, opts.chunkSize ?? 16, opts.batchFn ? batchSize : 1);
+  const unitSize = opts.batchFn || opts.worker ? batchSize : 1;
+  const chunkSize = Math.max(1, opts.chunkSize ?? 16, unitSize);
+  const flushMs = opts.flushMs ?? 2000;
   const dir = join(env.dir, opts.table);
-  // The chunk layout depends on the item list, the chunk size and the schema; if any changed, start over.
-  const layout = sha256(JSON.stringify({ ids, chunkSize, schema: opts.schema.fields.map((f) => [f.name, String(f.type), f.nullable]) }));
+  // The chunk layout depends on the item list, the unit size and the schema; if any changed, start over.
+  const layout = sha256(JSON.stringify({ ids, unitSize, schema: opts.schema.fields.map((f) => [f.name, String(f.type), f.nullable]) }));
   const layoutFile = join(dir, 'layout.json');
   let layoutOk = false;
   try {
@@ -103,133 +225,166 @@ export async function runMap<I>(opts: MapOptions<I>, env: MapEnv): Promise<MapRe
   if (!layoutOk) {
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
-    await writeAtomic(layoutFile, JSON.stringify({ layout, items: n, chunkSize }));
+    await writeAtomic(layoutFile, JSON.stringify({ layout, items: n, unitSize }));
   }
 
-  const nChunks = Math.ceil(n / chunkSize);
-  const chunkName = (k: number) => `chunk-${String(k).padStart(6, '0')}`;
-  const finished = (k: number): ChunkRecord | undefined => {
-    const rec = join(dir, `${chunkName(k)}.json`);
-    if (!existsSync(rec) || !existsSync(join(dir, `${chunkName(k)}.arrow`))) return undefined;
+  // Chunks are ranges of items [lo, lo + ids.length), named by lo; their boundaries vary (see commit) but always fall
+  // on unit boundaries. A chunk is finished when its record (.json, written last) names exactly its items.
+  const chunkName = (lo: number) => `chunk-${String(lo).padStart(9, '0')}`;
+  const records = new Map<number, ChunkRecord>();
+  let covered = 0;
+  const starts = readdirSync(dir)
+    .map((f) => /^chunk-(\d+)\.json$/.exec(f))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => Number(m[1]))
+    .sort((x, y) => x - y);
+  let end = 0;
+  for (const lo of starts) {
+    if (lo < end || lo % unitSize !== 0 || !existsSync(join(dir, `${chunkName(lo)}.arrow`))) continue;
     try {
-      const r = JSON.parse(readFileSync(rec, 'utf8')) as ChunkRecord;
-      const want = ids.slice(k * chunkSize, (k + 1) * chunkSize);
-      return r.ids.length === want.length && r.ids.every((x, i) => x === want[i]) ? r : undefined;
+      const r = JSON.parse(readFileSync(join(dir, `${chunkName(lo)}.json`), 'utf8')) as ChunkRecord;
+      if (r.ids.length === 0 || lo + r.ids.length > n || !r.ids.every((x, i) => x === ids[lo + i])) continue;
+      records.set(lo, r);
+      end = lo + r.ids.length;
+      covered += r.ids.length;
     } catch {
-      return undefined;
-    }
-  };
-
-  const now = () => performance.now();
-  let done = 0;
-  let computed = 0;
-  let resumed = 0;
-  const records: ChunkRecord[] = [];
-  for (let k = 0; k < nChunks; k++) {
-    const r = finished(k);
-    if (r) {
-      records[k] = r;
-      resumed += r.ids.length;
-      done += r.ids.length;
+      /* unreadable record: the range is recomputed */
     }
   }
+
+  const now = env.now ?? (() => performance.now());
+  let done = covered;
+  let computed = 0;
+  const resumed = covered;
   env.progress(done, n, 'items');
 
-  for (let k = 0; k < nChunks; k++) {
-    if (records[k]) continue;
-    const lo = k * chunkSize;
-    const hi = Math.min(n, lo + chunkSize);
-    const perItem: (Record<string, unknown>[] | undefined)[] = new Array(hi - lo);
-    const times: { ms: number; phases?: Record<string, number>; fixed?: number }[] = Array.from({ length: hi - lo }, () => ({ ms: 0 }));
-    const errors: ChunkRecord['errors'] = [];
-    const fail = (i: number, e: unknown) => {
-      if (env.signal.aborted) throw abortError(env.signal);
-      const message = errorMessage(e);
-      if (env.failOnItemError) throw new StageError(env.stageId, `item '${ids[i]}' (index ${i}): ${message} (fail_on_item_error is set)`, { cause: e });
-      errors.push({ item: ids[i], index: i, message });
-    };
-    const timer = (i: number): ItemTimer => {
-      const t = times[i - lo];
-      return {
-        phase(name, ms) {
-          (t.phases ??= {})[name] = (t.phases[name] ?? 0) + ms;
-        },
-        set(ms) {
-          t.fixed = ms;
-        },
-      };
-    };
-    const runOne = async (i: number) => {
-      const t0 = now();
-      try {
-        const rows = await opts.fn(opts.items[i], i, timer(i));
-        if (!Array.isArray(rows)) throw new Error(`fn must return an array of rows, got ${typeof rows}`);
-        perItem[i - lo] = rows;
-      } catch (e) {
-        fail(i, e);
-      }
-      const t = times[i - lo];
-      t.ms = t.fixed ?? now() - t0;
-      delete t.fixed;
-      computed++;
-      env.progress(++done, n, 'items');
-    };
-    for (let b = lo; b < hi; b += opts.batchFn ? batchSize : 1) {
-      if (env.signal.aborted) throw abortError(env.signal);
-      if (!opts.batchFn) {
-        await runOne(b);
-        continue;
-      }
-      const idx = Array.from({ length: Math.min(batchSize, hi - b) }, (_, j) => b + j);
-      let out: Record<string, unknown>[][] | undefined;
-      const t0 = now();
-      try {
-        out = await opts.batchFn(idx.map((i) => opts.items[i]), idx);
-        if (!Array.isArray(out) || out.length !== idx.length) throw new Error(`batchFn returned ${Array.isArray(out) ? out.length : typeof out} results for ${idx.length} items`);
-      } catch (e) {
-        if (env.signal.aborted) throw abortError(env.signal);
-        // Isolate the bad item(s): redo this batch one item at a time through fn.
-        out = undefined;
-      }
-      if (out) {
-        const per = (now() - t0) / idx.length;
-        idx.forEach((i, j) => {
-          perItem[i - lo] = out![j];
-          times[i - lo].ms = per;
-        });
-        computed += idx.length;
-        done += idx.length;
-        env.progress(done, n, 'items');
-      } else for (const i of idx) await runOne(i);
-    }
+  // A range of finished items: its files complete (flush), its rows written (one record batch per unit, so the final
+  // table's batches do not depend on where chunks ended), then its record (= finished).
+  const commit = async (outcomes: Outcome[]): Promise<void> => {
     if (opts.flush) await opts.flush();
-    const rows = perItem.flatMap((r) => r ?? []);
+    const lo = outcomes[0].index;
+    const byUnit = new Map<number, Outcome[]>();
+    for (const o of outcomes) {
+      const u = o.index - (o.index % unitSize);
+      byUnit.set(u, [...(byUnit.get(u) ?? []), o]);
+    }
     let table: Table;
     try {
-      table = tableFromRows(rows, opts.schema);
+      table = concatTables([...byUnit.values()].map((os) => tableFromRows(os.flatMap((o) => o.out?.rows ?? []), opts.schema)), opts.schema);
     } catch (e) {
       // Find the item whose rows do not fit the schema, to name it.
-      for (let i = lo; i < hi; i++) {
+      for (const o of outcomes) {
         try {
-          tableFromRows(perItem[i - lo] ?? [], opts.schema);
+          tableFromRows(o.out?.rows ?? [], opts.schema);
         } catch (e2) {
-          throw new StageError(env.stageId, `ctx.map '${opts.table}': rows of item '${ids[i]}' do not fit the schema: ${errorMessage(e2)}`);
+          throw new StageError(env.stageId, `ctx.map '${opts.table}': rows of item '${ids[o.index]}' do not fit the schema: ${errorMessage(e2)}`);
         }
       }
       throw new StageError(env.stageId, `ctx.map '${opts.table}': ${errorMessage(e)}`);
     }
-    await writeAtomic(join(dir, `${chunkName(k)}.arrow`), tableToBytes(table));
-    const rec: ChunkRecord = { ids: ids.slice(lo, hi), errors, times };
-    await writeAtomic(join(dir, `${chunkName(k)}.json`), JSON.stringify(rec));
-    records[k] = rec;
-  }
+    await writeAtomic(join(dir, `${chunkName(lo)}.arrow`), tableToBytes(table));
+    const rec: ChunkRecord = {
+      ids: ids.slice(lo, lo + outcomes.length),
+      errors: outcomes.flatMap((o) => (o.error ? [{ item: ids[o.index], index: o.index, message: o.error.message }] : [])),
+      times: outcomes.map((o) => (o.phases ? { ms: o.ms, phases: o.phases } : { ms: o.ms })),
+    };
+    await writeAtomic(join(dir, `${chunkName(lo)}.json`), JSON.stringify(rec));
+    records.set(lo, rec);
+  };
 
-  const tables = records.map((_, k) => readArrowFile(join(dir, `${chunkName(k)}.arrow`)));
-  const table = concatTables(tables, opts.schema);
-  const errs = records.flatMap((r) => r.errors);
-  await env.writeTable(opts.table, table);
+  // Units: aligned batches [b, b + unitSize) of the items no chunk covers (one item each without a batched form).
+  const isCovered = new Uint8Array(n);
+  for (const [lo, r] of records) isCovered.fill(1, lo, lo + r.ids.length);
+  const units: number[][] = [];
+  for (let b = 0; b < n; b += unitSize) {
+    if (isCovered[b]) continue;
+    units.push(Array.from({ length: Math.min(unitSize, n - b) }, (_, j) => b + j));
+  }
+  const sums: Record<string, number> = {};
+  if (units.length) {
+    // Finished units wait in `ready` until they extend the open range from its start `head` (units in order); the range
+    // is committed when it holds chunkSize items, when flushMs of work went by since the last commit, or at the end of a
+    // run of uncovered items. So a kill loses at most ~flushMs of work per worker.
+    const ready = new Map<number, Outcome[]>();
+    let head = 0; // index into units of the open range's first unit
+    let open: Outcome[] = [];
+    let lastCommit = now();
+    let committing: Promise<void> = Promise.resolve();
+    const advance = async (final: boolean) => {
+      while (head < units.length && ready.has(head)) {
+        const u = head++;
+        open.push(...ready.get(u)!);
+        ready.delete(u);
+        const gapEnds = head === units.length || units[head][0] !== units[u][units[u].length - 1] + 1;
+        if (open.length >= chunkSize || gapEnds || now() - lastCommit >= flushMs) {
+          const range = open;
+          open = [];
+          lastCommit = now();
+          await commit(range);
+        }
+      }
+      if (final && open.length) {
+        const range = open;
+        open = [];
+        await commit(range);
+      }
+    };
+    const unitOf = new Map(units.map((u, k) => [u[0], k]));
+    const ex = await executor(opts, env, units.length);
+    try {
+      await schedule(units, ex, env, () => ready.size, 4 * Math.ceil(chunkSize / unitSize), async (outcomes) => {
+        for (const o of outcomes) {
+          for (const f of o.out?.files ?? []) {
+            if (!env.writeFile) throw new StageError(env.stageId, `ctx.map '${opts.table}': item '${ids[o.index]}' returned files but nothing writes them`);
+            await env.writeFile(f.rel, f.data);
+          }
+          for (const [key, v] of Object.entries(o.out?.sums ?? {})) sums[key] = (sums[key] ?? 0) + v;
+          if (o.error) {
+            if (env.signal.aborted) throw abortError(env.signal);
+            if (env.failOnItemError) throw new StageError(env.stageId, `item '${ids[o.index]}' (index ${o.index}): ${o.error.message} (fail_on_item_error is set)`, { cause: o.error.cause });
+          }
+          computed++;
+          env.progress(++done, n, 'items');
+        }
+        ready.set(unitOf.get(outcomes[0].index)!, outcomes);
+        // one committer at a time, in unit order
+        committing = committing.then(() => advance(false));
+        await committing;
+      });
+      committing = committing.then(() => advance(true));
+      await committing;
+    } finally {
+      await ex.close();
+    }
+  }
+  const ordered = [...records.entries()].sort(([x], [y]) => x - y);
+
+  // The final table: the chunks streamed into one file, one chunk in memory at a time; MapResult.table reads the file
+  // when (and only if) the stage asks for it.
+  const parts = function* () {
+    for (const [lo] of ordered) yield readArrowFile(join(dir, `${chunkName(lo)}.arrow`));
+  };
+  let written: string | undefined;
+  let whole: Table | undefined;
+  if (env.writeTableParts) written = await env.writeTableParts(opts.table, opts.schema, parts());
+  else {
+    whole = concatTables([...parts()], opts.schema);
+    await env.writeTable(opts.table, whole);
+  }
+  const errs = ordered.flatMap(([, r]) => r.errors);
   await env.writeTable(`${opts.table}_errors`, tableFromRows(errs, errorsSchema));
-  env.stats(opts.table, { items: n, computed, resumed, errors: errs.length }, itemTiming(records));
+  env.stats(opts.table, { items: n, computed, resumed, errors: errs.length }, itemTiming(ordered.map(([, r]) => r)));
   const itemErrors: ItemError[] = errs.map((e) => ({ item: e.item, message: e.message }));
-  return { table, computed, resumed, errors: itemErrors };
+  return {
+    get table() {
+      return (whole ??= readArrowFile(written!));
+    },
+    batches: () => (written ? readArrowBatches(written) : (async function* () {
+      yield* whole!.batches;
+    })()),
+    computed,
+    resumed,
+    errors: itemErrors,
+    sums,
+  };
 }

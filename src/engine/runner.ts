@@ -3,7 +3,6 @@
 // stages finish. Emits RunEvents; writes the run record, the pipeline state and the latest view at the end.
 import { availableParallelism, hostname } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
-import { rmSync } from 'node:fs';
 import PQueue from 'p-queue';
 import { ArtifactStore, type CacheEntry } from './cache.ts';
 import { codeFingerprint, type CodeFingerprint } from './codegraph.ts';
@@ -19,6 +18,10 @@ import type { Json, UpstreamMeta } from './types.ts';
 export interface RunOptions {
   /** Stages run at once (default: number of cores). */
   jobs?: number;
+  /** Worker threads per item-module map (ctx.map with `worker`; default: number of cores; 1: the stage's own thread). */
+  workers?: number;
+  /** redis://host:port: item modules run on `xai worker` processes through this BullMQ queue (shared artifacts/). */
+  queue?: string;
   /** Stage ids to recompute even if cached ('*' = all; a stage may be named 'all'). */
   force?: string[];
   /** Re-hash every file of reused entries (default: only files whose mtime changed). */
@@ -138,6 +141,7 @@ export async function executePlan(plan: Plan, opts: RunOptions = {}): Promise<Ru
   const store = new ArtifactStore(root);
   const bus = opts.bus ?? new EventBus();
   const jobs = Math.max(1, opts.jobs ?? availableParallelism());
+  const workers = Math.max(1, opts.workers ?? availableParallelism());
   const force = new Set(opts.force ?? []);
   const forced = (id: string) => force.has(id) || force.has('*');
   const argv = opts.argv ?? [];
@@ -225,8 +229,8 @@ export async function executePlan(plan: Plan, opts: RunOptions = {}): Promise<Ru
           await store.remove(kind, key);
         }
       } else {
-        // A forced stage starts from scratch (no resume of an earlier interrupted attempt).
-        rmSync(store.workDir(kind, key), { recursive: true, force: true });
+        // A forced stage starts from scratch, except that an interrupted forced attempt resumes its own partial work.
+        if (store.forcedWorkDir(kind, key)) bus.emit({ type: 'stage-log', stageId: st.id, level: 'info', message: 'resuming the partial work of an interrupted --force' });
       }
       const alone = timed.has(st.id);
       await gate.enter(st.id, alone, abort.signal);
@@ -250,6 +254,8 @@ export async function executePlan(plan: Plan, opts: RunOptions = {}): Promise<Ru
           signal: abort.signal,
           bus,
           failOnItemError: plan.pipeline.failOnItemError,
+          workers,
+          queue: opts.queue,
           pipeline: plan.pipeline.name,
           version: versions.xai ?? 'unknown',
           columns: Object.fromEntries(Object.entries(st.def.outputs ?? {}).flatMap(([n, o]) => (o.columns ? [[n, o.columns]] : []))),

@@ -461,6 +461,9 @@ export interface SweepOptions {
   /** `--set` overrides applied to every combination. */
   sets?: string[];
   jobs?: number;
+  /** Passed to every combination's run (RunOptions.workers / queue). */
+  workers?: number;
+  queue?: string;
   signal?: AbortSignal;
   bus?: import('./events.ts').EventBus;
   argv?: string[];
@@ -560,6 +563,8 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
       latest: false,
       sweep: { id: sid, values: c.values as Record<string, Json>, sets: c.sets, index: i, of: combos.length },
       jobs: opts.jobs,
+      workers: opts.workers,
+      queue: opts.queue,
       signal: opts.signal,
       bus: opts.bus,
       argv: opts.argv,

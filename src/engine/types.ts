@@ -1,6 +1,7 @@
 // The stage API: what a stage kind in `stages/` declares and what its `run(ctx)` receives.
 // This file is the contract between the engine (src/engine) and the stages; keep it small and stable.
-import type { Schema, Table } from 'apache-arrow';
+import type { RecordBatch, Schema, Table } from 'apache-arrow';
+import type { ItemFunction } from './executor.ts';
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -109,8 +110,18 @@ export interface MapOptions<I> {
   id(item: I, index: number): string;
   /** Arrow schema of the rows. */
   schema: Schema;
-  /** Items per chunk written to disk (resume granularity). Default 16. */
+  /**
+   * Items per chunk written to disk at most (resume granularity). Default 16. A chunk is also written once `flushMs`
+   * of work went by since the last one (default 2000), so a kill loses about that much work.
+   */
   chunkSize?: number;
+  flushMs?: number;
+  /**
+   * The item function as an item module (src/engine/executor.ts), instead of `fn`/`batchFn`: the executor runs it in
+   * this thread or on the worker pool (`xai run --workers N`), its rows, files and sums identical either way.
+   * `prepare` makes what is posted for an item (default: the item itself; it must be structured-cloneable).
+   */
+  worker?: ItemFunction<unknown, unknown> & { prepare?(item: I, index: number): unknown };
   /**
    * Computes the rows for one item (object per row, keys = schema fields). Files written through ctx.out.file
    * inside `fn` are kept across resume. Throwing records the item as bad (table `<table>_errors`) unless the
@@ -118,10 +129,10 @@ export interface MapOptions<I> {
    * rows (manifest timings); `timer.phase(name, ms)` adds a named phase (e.g. LIME's fit), `timer.set(ms)` replaces
    * the measured time (a stage that knows its own cost, e.g. a test double).
    */
-  fn(item: I, index: number, timer: ItemTimer): Promise<Record<string, unknown>[]>;
+  fn?(item: I, index: number, timer: ItemTimer): Promise<Record<string, unknown>[]>;
   /** Optional batched form: computes several items at once (same contract, one result per item). */
   batchFn?(items: I[], indices: number[]): Promise<Record<string, unknown>[][]>;
-  /** Items per batchFn call. */
+  /** Items per batchFn call (per call of the item module's runBatch). */
   batchSize?: number;
   /**
    * Awaited before each chunk is recorded as finished: `fn` / `batchFn` may leave the writes of their files in flight
@@ -137,11 +148,19 @@ export interface ItemTimer {
 }
 
 export interface MapResult {
+  /**
+   * The whole table, read from the written output when first accessed (ctx.map streams the chunks into the output
+   * and does not hold it: a stage that needs only counts never loads it).
+   */
   table: Table;
+  /** The table's record batches, read one at a time from the output (bounded memory, for summaries). */
+  batches(): AsyncIterable<RecordBatch>;
   /** Items computed in this execution (excludes those resumed from a previous interrupted one). */
   computed: number;
   resumed: number;
   errors: ItemError[];
+  /** Sums of the item module's per-item `sums` over the items computed in this execution. */
+  sums: Record<string, number>;
 }
 
 export interface StageContext<P = any> {

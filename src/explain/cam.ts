@@ -390,12 +390,19 @@ export interface PointingStats {
 }
 
 /** Pointing game per `method@layer` over the rows with a ground-truth mask: is the cam's maximum inside the mask? */
-export function pointingSummary(table: Table): Record<string, PointingStats> {
+/** Pointing game per method@layer over the `cams` table, given as its record batches (read one at a time). */
+export async function pointingSummary(batches: AsyncIterable<Pick<Table, 'numRows' | 'getChild'>> | Iterable<Pick<Table, 'numRows' | 'getChild'>>): Promise<Record<string, PointingStats>> {
   const out: Record<string, PointingStats> = {};
+  for await (const b of batches) countPointing(b, out);
+  for (const s of Object.values(out)) s.rate = s.total ? s.hits / s.total : 0;
+  return out;
+}
+
+function countPointing(table: Pick<Table, 'numRows' | 'getChild'>, out: Record<string, PointingStats>): void {
   const method = table.getChild('method');
   const layer = table.getChild('layer');
   const inMask = table.getChild('in_mask');
-  if (!method || !layer || !inMask) return out;
+  if (!method || !layer || !inMask) return;
   for (let i = 0; i < table.numRows; i++) {
     const hit = inMask.get(i) as boolean | null;
     if (hit === null) continue;
@@ -404,6 +411,4 @@ export function pointingSummary(table: Table): Record<string, PointingStats> {
     s.total++;
     if (hit) s.hits++;
   }
-  for (const s of Object.values(out)) s.rate = s.total ? s.hits / s.total : 0;
-  return out;
 }

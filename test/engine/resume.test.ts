@@ -74,6 +74,29 @@ test('SIGKILL in the middle of a per-item stage, then rerun: same table as a cle
   }
 });
 
+test('an interrupted --force resumes its own partial work when rerun with the same --force (and a fresh --force after a success does not)', async () => {
+  const p = project();
+  try {
+    p.write('pipelines/p.yaml', PIPE);
+    assert.equal(xai(p.dir, ['run', 'pipelines/p.yaml']).code, 0);
+    const run = xaiAsync(p.dir, ['run', 'pipelines/p.yaml', '--force', 'sq'], { XAI_TEST_SLEEP_MS: '40' });
+    await waitFor(() => chunksDone(p.dir) >= 3, 30000, 'three finished chunks');
+    run.child.kill('SIGKILL');
+    assert.equal((await run.done).signal, 'SIGKILL');
+    const doneBefore = chunksDone(p.dir);
+    const r = xai(p.dir, ['run', 'pipelines/p.yaml', '--force', 'sq']);
+    assert.equal(r.code, 0, r.stderr);
+    const m = manifestOf(p, 'sq');
+    assert.ok(m.meta.resumed >= 4 * doneBefore - 4 && m.meta.resumed >= 8, `resumed ${m.meta.resumed} (chunks before: ${doneBefore})`);
+    assert.equal(m.meta.computed + m.meta.resumed, 40);
+    // finished: the next --force starts from scratch
+    assert.equal(xai(p.dir, ['run', 'pipelines/p.yaml', '--force', 'sq']).code, 0);
+    assert.equal(manifestOf(p, 'sq').meta.computed, 40);
+  } finally {
+    p.cleanup();
+  }
+});
+
 test('a corrupted cache entry (checksum mismatch) is detected and recomputed', async () => {
   const p = project();
   try {

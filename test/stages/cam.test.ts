@@ -289,6 +289,20 @@ test('cam stage: every method equals its closed form on a model built for it (ON
   });
 });
 
+test('cam stage: --workers 2 (two batches on two worker threads) gives the table and model calls of --workers 1, byte for byte', () => {
+  const run = (workers: string) => {
+    const res = xai(['run', 'pipelines/p.yaml', '--workers', workers, '--force', 'all']);
+    assert.equal(res.code, 0, res.stderr);
+    const m = JSON.parse(readFileSync(join(dir, 'artifacts/p/all/manifest.json'), 'utf8'));
+    return { bytes: readFileSync(join(dir, 'artifacts/p/all', m.tables.cams.file)), calls: m.meta.model_calls };
+  };
+  const one = run('1');
+  const two = run('2');
+  assert.ok(one.bytes.equals(two.bytes), 'identical cams.arrow');
+  assert.deepEqual(two.calls, one.calls);
+  assert.equal(one.calls.images, NIMG);
+});
+
 test('cam stage: several layers → mean of normalised cams; library ablation; targets by name and per image; separate layers', () => {
   const { rows, meta } = table('multi');
   assert.equal(rows.length, NIMG * 2);

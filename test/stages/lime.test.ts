@@ -151,6 +151,19 @@ test('seeded determinism: two runs give identical tables; predict batches of 50 
   assert.notDeepEqual(c.t.explanations, a.t.explanations);
 });
 
+test('worker threads: --workers 2 gives the tables of --workers 1 byte for byte (segments and explanations on the pool)', () => {
+  const dir = project(base(detParams));
+  const r1 = xai(dir, ['run', 'pipelines/p.yaml', '--workers', '1']);
+  assert.equal(r1.code, 0, r1.out);
+  const one = bytes(dir);
+  const r2 = xai(dir, ['run', 'pipelines/p.yaml', '--workers', '2', '--force', 'lime']);
+  assert.equal(r2.code, 0, r2.out);
+  assert.deepEqual(bytes(dir), one);
+  const overlays = tables(dir).explanations.map((e) => e.overlay as string);
+  assert.equal(overlays.length, 6, '3 images × top_labels 2');
+  for (const o of overlays) assert.ok(existsSync(join(dir, 'artifacts/p/lime', o)), `overlay ${o}, written by the main thread`);
+});
+
 test('outputs: segments, explanations, weights and masks agree; overlays are PNGs at the input size', async () => {
   const dir = project(base(detParams));
   assert.equal(xai(dir, ['run', 'pipelines/p.yaml']).code, 0);

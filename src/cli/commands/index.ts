@@ -19,4 +19,5 @@ export const commands: Record<string, () => Promise<Command>> = {
   compare: () => import('./compare.ts'),
   report: () => import('./report.ts'),
   export: () => import('./export.ts'),
+  worker: () => import('./worker.ts'),
 };

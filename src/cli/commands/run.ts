@@ -2,7 +2,7 @@
 import { io } from '../io.ts';
 import { dirname, relative } from 'node:path';
 import { availableParallelism } from 'node:os';
-import { parseArgs, intOption } from '../args.ts';
+import { parseArgs, intOption, queueOption } from '../args.ts';
 import { ConfigError } from '../../engine/errors.ts';
 
 export const summary = 'Run a pipeline: compute stale stages, reuse cached ones';
@@ -16,6 +16,10 @@ Options:
   --set stages.<id>.<param>=<value>  override a param (YAML value; repeatable), recorded in the run record
   --force <stage>                    recompute this stage even if cached ('*' = all; repeatable)
   --jobs N                           stages run at once (default: number of cores, ${availableParallelism()})
+  --workers N                        worker threads of per-item stages (cam, lime; default: XAI_WORKERS, else the
+                                     number of cores); each opens its own model, onnxruntime threads split between them
+  --queue redis://host:port          run per-item work (cam, lime) on \`xai worker\` processes through this Redis
+                                     (default: XAI_QUEUE); artifacts/ must be shared with the workers (see README)
   --wait                             wait for another run's lock instead of failing
   --verify                           re-hash every file of reused cache entries (default: files whose mtime changed)
   --verbose                          show debug logs of stages
@@ -31,6 +35,8 @@ export async function run(argv: string[]): Promise<number> {
     set: { type: 'string', multiple: true },
     force: { type: 'string', multiple: true },
     jobs: { type: 'string', short: 'j' },
+    workers: { type: 'string' },
+    queue: { type: 'string' },
     wait: { type: 'boolean' },
     verify: { type: 'boolean' },
     verbose: { type: 'boolean', short: 'v' },
@@ -38,6 +44,8 @@ export async function run(argv: string[]): Promise<number> {
   });
   if (positionals.length !== 1) throw new ConfigError(`xai run: expected one pipeline file, got ${positionals.length}`, { suggestion: 'xai run pipelines/<name>.yaml' });
   const jobs = intOption('run', 'jobs', values.jobs);
+  const workers = intOption('run', 'workers', values.workers ?? process.env.XAI_WORKERS);
+  const queue = await queueOption(values.queue);
   const root = process.cwd();
   const { analyze } = await import('../../engine/analyze.ts');
   const plan = await analyze(positionals[0], { root, sets: values.set as string[] | undefined });
@@ -51,7 +59,7 @@ export async function run(argv: string[]): Promise<number> {
   const { executePlan } = await import('../../engine/runner.ts');
   const { withSession } = await import('../session.ts');
   return withSession({ quiet: Boolean(values.quiet), verbose: Boolean(values.verbose), stopping: 'stopping (finished chunks are kept; rerun to resume' }, async ({ display, signal, stopProgress }) => {
-    const r = await executePlan(plan, { jobs, force, verify: Boolean(values.verify), wait: Boolean(values.wait), signal, bus: display, argv: ['run', ...argv],
+    const r = await executePlan(plan, { jobs, workers, queue, force, verify: Boolean(values.verify), wait: Boolean(values.wait), signal, bus: display, argv: ['run', ...argv],
       onWait: (h) => io.err(`waiting for the artifacts lock held by pid ${h.pid} on ${h.host} (since ${h.started}) …\n`),
     });
     stopProgress();

@@ -1,7 +1,7 @@
 // xai sweep <pipeline> [--grid k=a,b]… [--random k=dist]… [--trials N] [--seed S] [--set k=v]… [--stage id]…
 import { io } from '../io.ts';
 import { relative } from 'node:path';
-import { parseArgs, intOption } from '../args.ts';
+import { parseArgs, intOption, queueOption } from '../args.ts';
 import { ConfigError } from '../../engine/errors.ts';
 
 export const summary = 'Run a parameter sweep (grid or seeded random search) over cached pipeline runs; print the scoreboard';
@@ -33,6 +33,8 @@ Options:
   --stage <id>                           run this stage (and its upstream stages) per combination (repeatable)
   --collect <id>                         the scoreboard stage whose results are collected
   --jobs N                               stages run at once within a combination
+  --workers N                            worker threads of per-item stages (as xai run)
+  --queue redis://host:port              per-item work of each combination on \`xai worker\` processes (as xai run)
   --dry-run                              list the combinations and their run ids; run nothing
   --verbose                              show every stage's log lines, cached ones included
   --quiet                                only the scoreboard
@@ -67,6 +69,8 @@ export async function run(argv: string[]): Promise<number> {
     stage: { type: 'string', multiple: true },
     collect: { type: 'string' },
     jobs: { type: 'string', short: 'j' },
+    workers: { type: 'string' },
+    queue: { type: 'string' },
     'dry-run': { type: 'boolean' },
     verbose: { type: 'boolean', short: 'v' },
     quiet: { type: 'boolean', short: 'q' },
@@ -74,6 +78,8 @@ export async function run(argv: string[]): Promise<number> {
   });
   if (positionals.length !== 1) throw new ConfigError(`xai sweep: expected one pipeline file, got ${positionals.length}`, { suggestion: 'xai sweep pipelines/<name>.yaml --grid stages.<id>.<param>=a,b' });
   const jobs = intOption('sweep', 'jobs', values.jobs);
+  const workers = intOption('sweep', 'workers', values.workers ?? process.env.XAI_WORKERS);
+  const queue = await queueOption(values.queue);
   const trials = intOption('sweep', 'trials', values.trials);
   const seed = intOption('sweep', 'seed', values.seed, -(2 ** 31));
   const sw = await import('../../engine/sweep.ts');
@@ -104,6 +110,8 @@ export async function run(argv: string[]): Promise<number> {
       collect: values.collect as string | undefined,
       sets: values.set as string[] | undefined,
       jobs,
+      workers,
+      queue,
       signal,
       bus,
       argv: ['sweep', ...argv],
