@@ -52,11 +52,11 @@ function project(pipeline: string): string {
   return dir;
 }
 
-const base = (lime: string, count = 3) => `name: p
+/** The test pipeline: images (default: `count` synthetic shapes; or the given stage body), the tiny model, lime. */
+const base = (lime: string, count = 3, images = `uses: ${uses('synth-dataset')}\n    params: { count: ${count}, size: ${S}, seed: 5, maxObjects: 1 }`) => `name: p
 stages:
   images:
-    uses: ${uses('synth-dataset')}
-    params: { count: ${count}, size: ${S}, seed: 5, maxObjects: 1 }
+    ${images}
   model:
     uses: ${uses('load-model')}
     params: { path: models/tiny.onnx, labels: models/labels.txt, input: { size: ${S}, mean: [0.5], std: [0.25] } }
@@ -303,18 +303,7 @@ test("per-image seeds: an image's rows are the same whether it is explained alon
   const one = 'shapes/000009.png';
   mkdirSync(join(dir, 'data/one/shapes'), { recursive: true });
   writeFileSync(join(dir, 'data/one', one), readFileSync(join(dir, 'data/all/images', one)));
-  const pipe = (root: string) => `name: p
-stages:
-  images:
-    uses: ${uses('dataset')}
-    params: { root: ${root}, images: ['shapes/[0-9][0-9][0-9][0-9][0-9][0-9].png'], labels: { from: none } }
-  model:
-    uses: ${uses('load-model')}
-    params: { path: models/tiny.onnx, labels: models/labels.txt, input: { size: ${S}, mean: [0.5], std: [0.25] } }
-  lime:
-    uses: ${uses('lime')}
-    inputs: { model: model, images: images }
-${detParams}`;
+  const pipe = (root: string) => base(detParams, 0, `uses: ${uses('dataset')}\n    params: { root: ${root}, images: ['shapes/[0-9][0-9][0-9][0-9][0-9][0-9].png'], labels: { from: none } }`);
   const rowsOf = (root: string) => {
     writeFileSync(join(dir, 'pipelines/p.yaml'), pipe(root));
     const r = xai(dir, ['run', 'pipelines/p.yaml']);
