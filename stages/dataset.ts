@@ -125,6 +125,10 @@ export default {
     if ((p.kind ?? 'folder') === 'folder' && (p.categories || p.split)) {
       throw new ConfigError(`'categories' and 'split' apply to broden datasets, not folder`, { file, path: at('kind') });
     }
+    // Open it (index / listing, no pixels): an empty folder, a malformed index.csv, missing files of the first rows
+    // stop `validate` / `run` here instead of after upstream stages ran (src/data/check.ts).
+    const { checkDataset } = await import('../src/data/check.ts');
+    await checkDataset(refOf(p), ctx.projectRoot, { file: where === 'params' ? undefined : where, at });
   },
   async run(ctx) {
     const { writeFileSync } = await import('node:fs');

@@ -60,9 +60,15 @@ export default {
       throw new ConfigError(`cannot infer the model format of ${params.path}`, { path: at('format'), expected: 'format: onnx | tfjs-layers | tfjs-graph' });
     }
     if (params.labels && !existsSync(abs(params.labels, ctx.projectRoot))) throw new ConfigError(`labels file not found: ${params.labels}`, { path: at('labels') });
-    const { checkModelStatic } = await import('../src/model/check.ts');
+    const { modelFacts } = await import('../src/model/check.ts');
     const { setOrigin } = await import('../src/model/config.ts');
-    checkModelStatic(setOrigin(pickConfig(params), { prefix: ['stages', ctx.stageId, 'params'] }), ctx.projectRoot);
+    modelFacts(setOrigin(pickConfig(params), { prefix: ['stages', ctx.stageId, 'params'] }), ctx.projectRoot);
+  },
+  async checkConsumer(params, consumer, ctx) {
+    // The consumers' layer names and class targets against the model's header and labels (src/model/check.ts).
+    const { modelFacts, checkConsumerParams } = await import('../src/model/check.ts');
+    const facts = modelFacts(pickConfig(params), ctx.projectRoot);
+    return facts ? checkConsumerParams(facts, consumer, ctx.stageId) : [];
   },
   async run(ctx) {
     const { openModel, resolvedConfig } = await import('../src/model/index.ts');

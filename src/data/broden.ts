@@ -96,6 +96,13 @@ export function openBroden(ref: BrodenDatasetRef, baseDir = process.cwd()): Brod
     }
   }
   const categories = ref.categories ? allCategories.filter((c) => ref.categories!.includes(c)) : allCategories;
+  if (!categories.length) {
+    throw new ConfigError(`no category columns (the header has ${names.join(', ')})`, {
+      file: indexFile,
+      line: indexRows[0].line,
+      expected: `${META_COLUMNS.join(', ')} and one column per concept category (e.g. color, object, part)`,
+    });
+  }
 
   // vocabulary
   const labelRows = readCsvFile(labelFile, true)!;

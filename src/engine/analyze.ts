@@ -7,7 +7,7 @@ import { ConfigError, ConfigErrors, didYouMean, errorMessage } from './errors.ts
 import { findCycle, topoOrder } from './dag.ts';
 import { clone, loadPipeline, locateParam, type PipelineSpec, type StageSpec } from './pipeline.ts';
 import { closeSchema, compile, formatPath, toConfigErrors } from './validate.ts';
-import { displayPath, locate } from './yamlsrc.ts';
+import { displayPath, locate, type PathSeg } from './yamlsrc.ts';
 import type { StageDef } from './types.ts';
 
 export interface PlanStage {
@@ -197,7 +197,7 @@ export async function analyze(pipelinePath: string, opts: AnalyzeOptions): Promi
       try {
         await d.def.check(params, { projectRoot: root, stageId: st.id, where });
       } catch (e) {
-        if (e instanceof ConfigError) errors.push(e.file ? e : new ConfigError(e.detail, { ...st.where, path: e.path ?? `stages.${st.id}.params`, expected: e.expected, suggestion: e.suggestion }));
+        if (e instanceof ConfigError) errors.push(...locateAll([e], st, pipeline));
         else errors.push(new ConfigError(`check failed: ${errorMessage(e)}`, { ...st.where, path: `stages.${st.id}` }));
         continue;
       }
@@ -213,9 +213,59 @@ export async function analyze(pipelinePath: string, opts: AnalyzeOptions): Promi
       where,
     });
   }
+  // 5. Cross-stage checks: an upstream kind checks the params of the stages that consume it (a model's layer names
+  //    and classes against `layers:` / `target:`), so these fail here and not after the upstream stages ran.
+  if (!errors.length) {
+    const byId = new Map(planStages.map((s) => [s.id, s]));
+    for (const st of planStages) {
+      for (const [input, ref] of Object.entries(st.inputs)) {
+        const up = byId.get(ref);
+        if (!up?.def.checkConsumer) continue;
+        try {
+          const found = await up.def.checkConsumer(up.params, { stageId: st.id, kind: st.def.kind, input, params: st.params }, { projectRoot: root, stageId: up.id, where: up.where });
+          errors.push(...locateAll((found ?? []) as ConfigError[], st.spec, pipeline));
+        } catch (e) {
+          if (e instanceof ConfigError) errors.push(...locateAll([e], st.spec, pipeline));
+          else errors.push(new ConfigError(`check failed: ${errorMessage(e)}`, { ...st.spec.where, path: `stages.${st.id}` }));
+        }
+      }
+    }
+  }
   if (errors.length) throw errors.length === 1 ? errors[0] : new ConfigErrors(errors);
   const ordered = topoOrder(planStages);
   return { root, pipeline, stages: ordered, byId: new Map(ordered.map((s) => [s.id, s])) };
+}
+
+/** `stages.cam.params.layers[0]` → ['stages', 'cam', 'params', 'layers', 0]. */
+function splitPath(path: string): PathSeg[] {
+  const out: PathSeg[] = [];
+  for (const m of path.matchAll(/([^.[\]]+)|\[(\d+)\]/g)) out.push(m[2] !== undefined ? Number(m[2]) : m[1]);
+  return out;
+}
+
+/**
+ * Check errors without a file get one: a `stages.<id>.params.<key>` path is located at that key (in the pipeline, a
+ * fragment it includes, or `--set`), anything else at the stage. Errors inside ConfigErrors are located one by one.
+ */
+function locateAll(errs: ConfigError[], stage: StageSpec, pipeline: PipelineSpec): ConfigError[] {
+  const out: ConfigError[] = [];
+  for (const e of errs) {
+    if (e instanceof ConfigErrors) {
+      out.push(...locateAll(e.errors, stage, pipeline));
+      continue;
+    }
+    if (e.file) {
+      out.push(e);
+      continue;
+    }
+    const segs = e.path ? splitPath(e.path) : [];
+    const id = segs[1];
+    const st = segs[0] === 'stages' && typeof id === 'string' ? (pipeline.stages.find((s) => s.id === id) ?? stage) : stage;
+    const loc = segs[0] === 'stages' && segs[2] === 'params' && segs.length > 3 ? locateParam(st, segs.slice(3), 'value') : { ...st.where };
+    const detail = loc.note ? `${e.detail} [${loc.note}]` : e.detail;
+    out.push(new ConfigError(detail, { file: loc.file, line: loc.line, column: loc.column, path: e.path ?? `stages.${st.id}.params`, expected: e.expected, suggestion: e.suggestion }));
+  }
+  return out;
 }
 
 const closedSchemas = new WeakMap<StageDef, Record<string, unknown>>();

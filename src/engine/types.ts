@@ -41,6 +41,13 @@ export interface StageDef<P = any> {
   reads?(params: P, inputs: Record<string, UpstreamMeta>): string[];
   /** Extra semantic checks after schema validation (e.g. a model config that must exist); throw ConfigError. */
   check?(params: P, ctx: CheckContext): void | Promise<void>;
+  /**
+   * Checks the params of each stage that takes this stage's output as an input, against what this stage will provide
+   * (a model's layer names and labels), before anything runs (`xai validate`, and `xai run` before any stage starts).
+   * Return or throw ConfigErrors whose `path` is the consumer's key (`stages.<consumer>.params.<key>`): the analyzer
+   * locates them (file:line:col).
+   */
+  checkConsumer?(params: P, consumer: ConsumerInfo, ctx: CheckContext): ConfigErrorLike[] | void | Promise<ConfigErrorLike[] | void>;
   run(ctx: StageContext<P>): Promise<void>;
 }
 
@@ -50,6 +57,19 @@ export interface CheckContext {
   /** Location of the stage in its pipeline file, for error messages. */
   where: string;
 }
+
+/** A downstream stage, as `checkConsumer` sees it. */
+export interface ConsumerInfo {
+  stageId: string;
+  kind: string;
+  /** The input name under which it takes this stage. */
+  input: string;
+  /** Its params, validated, defaults applied. */
+  params: Record<string, unknown>;
+}
+
+/** A ConfigError (src/engine/errors.ts), structurally (this file imports no engine module). */
+export type ConfigErrorLike = Error & { exitCode: 2; detail: string; path?: string };
 
 /** What a downstream stage sees of a finished upstream stage before it runs (for `reads`). */
 export interface UpstreamMeta {

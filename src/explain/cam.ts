@@ -18,6 +18,7 @@ import { encodePng, normalizationLut, normalize } from '../image/io.ts';
 import type { LoadOptions, RgbImage } from '../image/io.ts';
 import { loadItemMask, loadItemRgb, type DatasetItem } from '../data/index.ts';
 import type { Model, ModelInfo, Tensor } from '../model/types.ts';
+import { classIndex } from '../model/common.ts';
 
 export function camSchema(height: number, width: number): Schema {
   return new Schema([
@@ -70,22 +71,8 @@ export function targetKindOf(p: Pick<CamParams, 'target'>): TargetKind {
   return typeof p.target === 'object' && p.target !== null ? (p.target.score ?? 'logit') : 'logit';
 }
 
-/** Class index of a class name among the model's labels: exact, case-insensitive, or an ImageNet-style label's first name / synset. */
-export function classIndex(name: string, labels: readonly string[]): number | undefined {
-  const exact = labels.indexOf(name);
-  if (exact >= 0) return exact;
-  const low = name.trim().toLowerCase();
-  const forms = (l: string): string[] => {
-    const s = l.trim().toLowerCase();
-    const out = [s];
-    const syn = /^(n\d{8})[\s,:_]+(.*)$/.exec(s);
-    if (syn) out.push(syn[1], syn[2], syn[2].split(',')[0].trim());
-    out.push(s.split(',')[0].trim(), s.replace(/_/g, ' '));
-    return out;
-  };
-  for (let i = 0; i < labels.length; i++) if (forms(labels[i]).includes(low) || forms(labels[i]).includes(low.replace(/_/g, ' '))) return i;
-  return undefined;
-}
+/** Class index of a class name among the model's labels (src/model/common.ts; also used by load-model's checks). */
+export { classIndex };
 
 /** Resolves params.target / params.targets into one target per item (ConfigError for unknown classes or images). */
 export function resolveTargetSpec(p: CamParams, info: ModelInfo, items: readonly DatasetItem[], classNames: readonly string[], stageId: string): ImageTarget[] {

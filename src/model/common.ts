@@ -125,3 +125,20 @@ export function checkBatch(batch: Tensor, c: number, h: number, w: number, model
   }
   if (batch.data.length !== numel(s)) throw new Error(`model '${modelId}': batch data length ${batch.data.length} does not match shape [${s.join(', ')}]`);
 }
+
+/** Class index of a class name among the model's labels: exact, case-insensitive, or an ImageNet-style label's first name / synset. */
+export function classIndex(name: string, labels: readonly string[]): number | undefined {
+  const exact = labels.indexOf(name);
+  if (exact >= 0) return exact;
+  const low = name.trim().toLowerCase();
+  const forms = (l: string): string[] => {
+    const s = l.trim().toLowerCase();
+    const out = [s];
+    const syn = /^(n\d{8})[\s,:_]+(.*)$/.exec(s);
+    if (syn) out.push(syn[1], syn[2], syn[2].split(',')[0].trim());
+    out.push(s.split(',')[0].trim(), s.replace(/_/g, ' '));
+    return out;
+  };
+  for (let i = 0; i < labels.length; i++) if (forms(labels[i]).includes(low) || forms(labels[i]).includes(low.replace(/_/g, ' '))) return i;
+  return undefined;
+}
