@@ -8,6 +8,7 @@ import { statSync } from 'node:fs';
 import { ConfigError } from '../engine/errors.ts';
 import { configError, inferFormat, modelFilePath, portablePath, absPath, type ModelConfig } from './config.ts';
 import type { Model } from './types.ts';
+import { acceptRgb } from './channels.ts';
 
 export type { Model, ModelInfo, Tensor, LayerInfo, InputSpec, GradientResult } from './types.ts';
 export {
@@ -67,12 +68,16 @@ export function openModel(config: ModelConfig, opts: OpenOptions = {}): Promise<
       throw configError(config, ['path'], `model file not found: ${portablePath(file, root)}`);
     }
     const format = inferFormat(config, root);
+    let model: Model;
     if (format === 'onnx') {
       const { OnnxModel } = await import('./onnx/runtime.ts');
-      return OnnxModel.open(config, root);
+      model = await OnnxModel.open(config, root);
+    } else {
+      const { TfjsModel } = await import('./tfjs/runtime.ts');
+      model = await TfjsModel.open(config, root, format);
     }
-    const { TfjsModel } = await import('./tfjs/runtime.ts');
-    return TfjsModel.open(config, root, format);
+    // Grey models also take the RGB batches every image path produces (luma at the boundary, channels.ts).
+    return model.info.input.channels === 1 ? acceptRgb(model) : model;
   })();
   if (!opts.fresh) {
     cache.set(key, p);

@@ -13,6 +13,11 @@ export function suggestDissectionLayers(info: ModelInfo): LayerInfo[] {
   return [...last.values()].sort((a, b) => a.i - b.i).map((e) => e.l);
 }
 
+/** 'grey' (1 channel, RGB images converted by luma: channels.ts), the channel order for 3, else 'N-channel'. */
+export function colourName(channels: number, order: string): string {
+  return channels === 1 ? 'grey (RGB images → luma)' : channels === 3 ? order : `${channels}-channel`;
+}
+
 export function formatShape(shape: number[]): string {
   return shape.slice(1).join('×');
 }
@@ -23,7 +28,7 @@ export function formatModelInfo(info: ModelInfo, opts: { file?: string; all?: bo
   const lines: string[] = [];
   lines.push(`model       ${info.id}${opts.file ? ` (${opts.file})` : ''}`);
   lines.push(`runtime     ${info.runtime} · ${info.backend}`);
-  lines.push(`input       ${i.channels}×${i.height}×${i.width} ${i.channelOrder}, model layout ${i.layout}; pixel·${+i.scale.toPrecision(6)} − mean [${i.mean.join(', ')}] / std [${i.std.join(', ')}]`);
+  lines.push(`input       ${i.channels}×${i.height}×${i.width} ${colourName(i.channels, i.channelOrder)}, model layout ${i.layout}; pixel·${+i.scale.toPrecision(6)} − mean [${i.mean.join(', ')}] / std [${i.std.join(', ')}]`);
   lines.push(`classes     ${info.numClasses} (${info.labels.slice(0, 3).join(', ')}${info.labels.length > 3 ? ', …' : ''})`);
   lines.push(`parameters  ${info.parameters.toLocaleString('en-US')}`);
   const suggested = suggestDissectionLayers(info);
