@@ -89,7 +89,7 @@ export default {
     },
   },
   outputs: {
-    items: { description: 'one row per item: id, label, label_name, synset, split, has_mask', type: 'table' },
+    items: { description: 'one row per item: id, label, label_name, synset, split, has_mask, note', type: 'table' },
     'listing.json': { description: 'the fixed item list of a folder dataset', type: 'file' },
   },
   reads(params) {
@@ -133,12 +133,15 @@ export default {
   async run(ctx) {
     const { writeFileSync } = await import('node:fs');
     const { openDataset, refToJson } = await import('../src/data/index.ts');
-    const { itemsTable } = await import('../src/data/table.ts');
+    const { itemsTable, annotateItems } = await import('../src/data/table.ts');
     const { ConfigError } = await import('../src/engine/errors.ts');
     const { p, where } = await effective(ctx.params, ctx.projectRoot);
     const ref = refOf(p);
     const ds = await openDataset(ref, { baseDir: ctx.projectRoot, where: where === 'params' ? `stage '${ctx.stageId}'` : where });
     if (ds.items.length === 0) throw new ConfigError(`dataset ${ds.root} has no items (after split/subset)`, { file: where });
+    // Every image's header: refuse unreadable / too small ones (exit 2, the file named), note what loading will do.
+    const warning = await annotateItems(ds.items, `${ctx.stageId}.items`);
+    if (warning) ctx.log.warn(warning);
     await ctx.out.table('items', itemsTable(ds.items));
     let recorded = ds.ref;
     if (ds.kind === 'folder') {

@@ -27,7 +27,7 @@ export default {
   },
   outputs: {
     dataset: { description: 'the dataset directory (index.csv, label.csv, c_*.csv, classes.txt, labels.csv, images/)', type: 'files' },
-    items: { description: 'one row per image: id, label, label_name, split, has_mask', type: 'table' },
+    items: { description: 'one row per image: id, label, label_name, split, has_mask, note (null: generated RGB)', type: 'table' },
   },
   async run(ctx) {
     const { generateShapes } = await import('../src/data/synth/shapes.ts');

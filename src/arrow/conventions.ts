@@ -207,6 +207,7 @@ export const COLUMN_DESCRIPTIONS: Record<string, string> = {
   lime_pointing: "LIME's highest-weighted superpixel's pixel lies inside the ground truth",
   lime_relevance_mass: "share of LIME's positive weight mass inside the ground truth [0, 1]",
   has_mask: 'the image has a ground-truth mask (1) or not (0)',
+  note: "what loading does to the image besides resizing (grey → RGB, alpha dropped, 16-bit → 8-bit, EXIF orientation applied, small: upscaled, …); null when nothing",
   in_mask: "the map's maximum lies inside the ground-truth mask",
   interpretable: 'interpretable units (best IoU ≥ the threshold)',
   map: 'activation map (row-major)',

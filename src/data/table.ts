@@ -10,7 +10,28 @@ export const ITEMS_SCHEMA = new Schema([
   new Field('synset', new Utf8(), true),
   new Field('split', new Utf8(), true),
   new Field('has_mask', new Int32(), false),
+  new Field('note', new Utf8(), true),
 ]);
+
+/**
+ * Reads every item's image header (8 in flight) and sets `item.note` (src/image/io.ts imageNotes). An unreadable or
+ * too small image is a ConfigError naming the item's file. Returns the summary warning line, if any.
+ */
+export async function annotateItems(items: readonly DatasetItem[], table: string): Promise<string | undefined> {
+  const { readImageHeader, imageNotes, notesSummary, forEachLimit } = await import('../image/io.ts');
+  const { ConfigError } = await import('../engine/errors.ts');
+  const counts: Record<string, number> = {};
+  await forEachLimit(items, 8, async (it) => {
+    try {
+      const { note, kinds } = imageNotes(await readImageHeader(it.path), it.path);
+      if (note) it.note = note;
+      for (const k of kinds) counts[k] = (counts[k] ?? 0) + 1;
+    } catch (e) {
+      throw new ConfigError(`item '${it.id}': ${(e as Error).message}`, { file: it.path, expected: 'a decodable image (PNG, JPEG, WebP, TIFF, …) of at least 8×8 pixels' });
+    }
+  });
+  return notesSummary(counts, table);
+}
 
 export function itemsTable(items: readonly DatasetItem[]): Table {
   return tableFromRows(
@@ -21,6 +42,7 @@ export function itemsTable(items: readonly DatasetItem[]): Table {
       synset: it.synset ?? null,
       split: it.split ?? null,
       has_mask: it.maskPath ? 1 : 0,
+      note: it.note ?? null,
     })),
     ITEMS_SCHEMA,
   );

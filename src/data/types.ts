@@ -79,6 +79,8 @@ export interface DatasetItem {
   /** Absolute path of the ground-truth object mask (non-zero = object), when known. */
   maskPath?: string;
   split?: string;
+  /** What loading does to the image beyond resizing (grey → RGB, alpha dropped, …; src/image/io.ts imageNotes). */
+  note?: string;
 }
 
 /** A Broden concept: one label of one category. */

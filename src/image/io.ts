@@ -12,7 +12,10 @@
 //   resize (libvips clamps edges when shrinking and shifts by a quarter pixel when enlarging). sharp only decodes.
 // - 'center-crop' follows torchvision Resize(R) + CenterCrop(H, W): shorter side → R, longer side → int(R·long/short)
 //   (truncated), crop offset = round((size − crop)/2) with Python's round-half-to-even.
-// - Values: 8-bit per channel; 16-bit inputs are reduced to 8 bits.
+// - Values: 8-bit per channel; 16-bit inputs are reduced to 8 bits. CMYK (and other colour spaces) → sRGB.
+// - Sizes: images below MIN_IMAGE_SIDE (8) pixels on a side are refused; below SMALL_IMAGE_SIDE (32) they are upscaled
+//   and noted; above LARGE_IMAGE_PIXELS they are decoded and downscaled, and noted (`imageNotes`, the dataset's
+//   `note` column, one summary warning per stage).
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { InputSpec, Tensor } from '../model/types.ts';
@@ -81,6 +84,93 @@ async function toBuffer(input: ImageInput): Promise<Uint8Array> {
     const code = (e as NodeJS.ErrnoException).code;
     throw new ImageReadError(input, code === 'ENOENT' ? 'image file not found' : `cannot read image (${code ?? (e as Error).message})`, { cause: e });
   }
+}
+
+/** Smallest accepted image side, in pixels (smaller images are refused: nothing to explain at a few pixels). */
+export const MIN_IMAGE_SIDE = 8;
+/** Images with a side below this are noted as upscaled. */
+export const SMALL_IMAGE_SIDE = 32;
+/** Images above this many pixels (64 megapixels) are noted as large (decoded whole, then downscaled). */
+export const LARGE_IMAGE_PIXELS = 8192 * 8192;
+
+/** What an image's header says (no pixels decoded). */
+export interface ImageHeader {
+  width: number;
+  height: number;
+  /** Colour bands without alpha (1 grey, 3 RGB, 4 CMYK). */
+  bands: number;
+  alpha: boolean;
+  bits: number;
+  space: string;
+  /** EXIF orientation 1..8 (1 = as stored). */
+  orientation: number;
+  format: string;
+}
+
+/** Reads an image's header; an unreadable or non-image file is an ImageReadError naming it. */
+export async function readImageHeader(file: string): Promise<ImageHeader> {
+  const sharp = await getSharp();
+  let m: import('sharp').Metadata;
+  try {
+    m = await sharp(file).metadata();
+  } catch (e) {
+    await toBuffer(file); // names a missing / unreadable file precisely
+    throw new ImageReadError(file, `not a readable image (${(e as Error).message.split('\n')[0]})`, { cause: e });
+  }
+  const rotated = (m.orientation ?? 1) >= 5; // 5..8 swap width and height
+  const bits = m.depth === 'ushort' || m.depth === 'short' ? 16 : m.depth === 'uint' || m.depth === 'int' || m.depth === 'float' ? 32 : m.depth === 'double' ? 64 : 8;
+  return {
+    width: (rotated ? m.height : m.width) ?? 0,
+    height: (rotated ? m.width : m.height) ?? 0,
+    bands: (m.channels ?? 3) - (m.hasAlpha ? 1 : 0),
+    alpha: !!m.hasAlpha,
+    bits,
+    space: m.space ?? 'srgb',
+    orientation: m.orientation ?? 1,
+    format: m.format ?? 'unknown',
+  };
+}
+
+/** The kinds of adjustment `imageNotes` reports, with the phrase of the summary warning. */
+export const NOTE_KINDS = {
+  small: `smaller than ${SMALL_IMAGE_SIDE}×${SMALL_IMAGE_SIDE} (upscaled)`,
+  large: `above ${LARGE_IMAGE_PIXELS / 2 ** 20} megapixels (downscaled)`,
+  grey: 'in grey (value copied to R, G, B)',
+  alpha: 'with an alpha channel (dropped, colour kept)',
+  bits: 'with more than 8 bits per channel (reduced to 8)',
+  cmyk: 'in CMYK (converted to sRGB)',
+  exif: 'EXIF-rotated (orientation applied)',
+} as const;
+export type NoteKind = keyof typeof NOTE_KINDS;
+
+/**
+ * What loading does to an image beyond resizing to the model (the conventions in the header): a `; `-joined note
+ * (null when nothing) and its kinds. Refuses (ImageReadError) an image below MIN_IMAGE_SIDE.
+ */
+export function imageNotes(h: ImageHeader, file: string): { note: string | null; kinds: NoteKind[] } {
+  if (h.width < MIN_IMAGE_SIDE || h.height < MIN_IMAGE_SIDE) {
+    throw new ImageReadError(file, `image is ${h.width}×${h.height}, below the minimum ${MIN_IMAGE_SIDE}×${MIN_IMAGE_SIDE} pixels`);
+  }
+  const parts: string[] = [];
+  const kinds: NoteKind[] = [];
+  const add = (k: NoteKind, text: string) => {
+    kinds.push(k);
+    parts.push(text);
+  };
+  if (h.width < SMALL_IMAGE_SIDE || h.height < SMALL_IMAGE_SIDE) add('small', `small ${h.width}×${h.height}: upscaled`);
+  if (h.width * h.height > LARGE_IMAGE_PIXELS) add('large', `large ${h.width}×${h.height}: downscaled`);
+  if (h.space === 'cmyk') add('cmyk', 'CMYK → sRGB');
+  else if (h.bands === 1) add('grey', 'grey → RGB');
+  if (h.alpha) add('alpha', 'alpha dropped');
+  if (h.bits > 8) add('bits', `${h.bits}-bit → 8-bit`);
+  if (h.orientation > 1) add('exif', `EXIF orientation ${h.orientation} applied`);
+  return { note: parts.length ? parts.join('; ') : null, kinds };
+}
+
+/** One line summing up the notes of a stage's images (undefined when none): counts per kind, biggest first. */
+export function notesSummary(counts: Partial<Record<NoteKind, number>>, table: string): string | undefined {
+  const parts = (Object.keys(NOTE_KINDS) as NoteKind[]).filter((k) => counts[k]).map((k) => `${counts[k]} ${counts[k] === 1 ? 'image' : 'images'} ${NOTE_KINDS[k]}`);
+  return parts.length ? `${parts.join(', ')}: see the note column of ${table}` : undefined;
 }
 
 /** Python's round(): halves go to the even neighbour. */
