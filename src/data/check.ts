@@ -6,9 +6,12 @@ import { existsSync } from 'node:fs';
 import { ConfigError } from '../engine/errors.ts';
 import { openDataset, isBroden } from './index.ts';
 import type { DatasetRef } from './types.ts';
+import { annotateItems } from './table.ts';
 
 /** Rows whose files are checked for existence (index order). */
 export const CHECKED_ROWS = 5;
+/** Items whose image headers are read up front (all of a small dataset; the stage's run reads every header). */
+export const HEADER_ROWS = 1000;
 
 export async function checkDataset(ref: DatasetRef, baseDir: string, opts: { file?: string; at: (key: string) => string }): Promise<void> {
   const rekey = (e: unknown): unknown => {
@@ -26,7 +29,7 @@ export async function checkDataset(ref: DatasetRef, baseDir: string, opts: { fil
     throw rekey(e);
   }
   if (ds.items.length === 0) {
-    throw new ConfigError(`dataset ${ds.root} has no items${ref.subset || (isBroden(ds) && ref.kind === 'broden' && ref.split) ? ' (after split/subset)' : ''}`, {
+    throw new ConfigError(`dataset ${ds.root} has no items${ref.subset || (ref.kind === 'broden' && ref.split) ? ' (after split/subset)' : ''}`, {
       file: opts.file,
       path: opts.at(ref.kind === 'broden' && ref.split ? 'split' : 'root'),
       expected: 'at least one image',
@@ -38,4 +41,6 @@ export async function checkDataset(ref: DatasetRef, baseDir: string, opts: { fil
     const masks = [...(item.maskPath ? [item.maskPath] : []), ...Object.values((item as { masks?: Record<string, string[]> }).masks ?? {}).flat()];
     for (const m of masks) if (!existsSync(m)) throw new ConfigError(`mask file of item '${item.id}' not found: ${m}`, { ...where, expected: `the files named in the first ${CHECKED_ROWS} rows exist` });
   }
+  // not an image, or below the minimum size: refused here (the file named), not after upstream stages ran
+  await annotateItems(ds.items.slice(0, HEADER_ROWS).map((it) => ({ ...it })), 'items');
 }

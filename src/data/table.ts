@@ -27,7 +27,8 @@ export async function annotateItems(items: readonly DatasetItem[], table: string
       if (note) it.note = note;
       for (const k of kinds) counts[k] = (counts[k] ?? 0) + 1;
     } catch (e) {
-      throw new ConfigError(`item '${it.id}': ${(e as Error).message}`, { file: it.path, expected: 'a decodable image (PNG, JPEG, WebP, TIFF, …) of at least 8×8 pixels' });
+      const reason = (e as Error).message.startsWith(`${it.path}: `) ? (e as Error).message.slice(it.path.length + 2) : (e as Error).message;
+      throw new ConfigError(`item '${it.id}': ${reason}`, { file: it.path, expected: 'a decodable image (PNG, JPEG, WebP, TIFF, …) of at least 8×8 pixels' });
     }
   });
   return notesSummary(counts, table);

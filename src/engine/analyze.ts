@@ -254,7 +254,9 @@ function locateAll(errs: ConfigError[], stage: StageSpec, pipeline: PipelineSpec
       out.push(...locateAll(e.errors, stage, pipeline));
       continue;
     }
-    if (e.file) {
+    // a stage check that gave `file: ctx.where` (the stage's file:line:col) but a key path: located at the key
+    const atStage = !!e.file && e.line === undefined && /:\d+:\d+$/.test(e.file) && !!e.path?.startsWith('stages.');
+    if (e.file && !atStage) {
       out.push(e);
       continue;
     }

@@ -90,8 +90,8 @@ async function toBuffer(input: ImageInput): Promise<Uint8Array> {
 export const MIN_IMAGE_SIDE = 8;
 /** Images with a side below this are noted as upscaled. */
 export const SMALL_IMAGE_SIDE = 32;
-/** Images above this many pixels (64 megapixels) are noted as large (decoded whole, then downscaled). */
-export const LARGE_IMAGE_PIXELS = 8192 * 8192;
+/** Images above this many pixels (16 megapixels) are noted as large (decoded whole, then downscaled). */
+export const LARGE_IMAGE_PIXELS = 4096 * 4096;
 
 /** What an image's header says (no pixels decoded). */
 export interface ImageHeader {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import os from 'node:os';
-import { GraphBuilder } from '../../src/model/onnx/builder.ts';
+import { tinyNet } from '../bad-inputs/models.ts';
 import { closeModels, openModel } from '../../src/model/index.ts';
 import { formatModelInfo } from '../../src/model/inspect.ts';
 
@@ -15,20 +15,8 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** x [N,1,8,8] → Conv 1→2 (3×3, pad 1) `feat` → GAP → Flatten → Gemm → 3 logits. */
-export function greyModel(side = 8): Uint8Array {
-  const g = new GraphBuilder('grey');
-  const x = g.input('x', [null, 1, side, side]);
-  const w = g.initializer('w', Float32Array.from({ length: 18 }, (_, i) => ((i * 7) % 5) / 5 - 0.4), [2, 1, 3, 3]);
-  const feat = g.conv(x, w, g.initializer('b', Float32Array.from([0.1, -0.2]), [2]), { pads: [1, 1, 1, 1], kernelShape: [3, 3] }, 'feat');
-  const flat = g.flatten(g.globalAveragePool(feat, 'gap'), 1, 'flat');
-  const logits = g.gemm(flat, g.initializer('fc', Float32Array.from([1, -1, 0.5, 0.5, -2, 1]), [3, 2]), g.initializer('fb', Float32Array.from([0, 0.1, 0.2]), [3]), { transB: true }, 'logits');
-  g.output(logits, [null, 3]);
-  return g.encode();
-}
-
 test('a 1-channel model: inspect says grey; RGB batches are reduced by the luma weights', async () => {
-  writeFileSync(join(dir, 'grey.onnx'), greyModel());
+  writeFileSync(join(dir, 'grey.onnx'), tinyNet({ channels: 1, side: 8 }));
   const model = await openModel({ path: 'grey.onnx', input: { mean: [0.5], std: [0.25] } }, { root: dir });
   assert.equal(model.info.input.channels, 1);
   assert.match(formatModelInfo(model.info), /input\s+1×8×8 grey/);

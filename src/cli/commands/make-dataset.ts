@@ -81,16 +81,28 @@ export async function run(argv: string[]): Promise<number> {
   }
   const { generateShapes } = await import('../../data/synth/shapes.ts');
   const quiet = Boolean(values.quiet) || !process.stderr.isTTY;
-  const res = await generateShapes(out, {
-    count,
-    size,
-    seed,
-    valFraction,
-    maxObjects,
-    workers,
-    force: Boolean(values.force),
-    onProgress: quiet ? undefined : (done, total) => process.stderr.write(`\r${done}/${total} images`),
-  });
+  const existed = existsSync(out);
+  let res;
+  try {
+    res = await generateShapes(out, {
+      count,
+      size,
+      seed,
+      valFraction,
+      maxObjects,
+      workers,
+      force: Boolean(values.force),
+      onProgress: quiet ? undefined : (done, total) => process.stderr.write(`\r${done}/${total} images`),
+    });
+  } catch (e) {
+    // a failed write (a full disk): no half dataset left behind, and the message names the output folder
+    const { rmSync } = await import('node:fs');
+    if (existed) for (const f of readdirSync(out)) rmSync(resolve(out, f), { recursive: true, force: true });
+    else rmSync(out, { recursive: true, force: true });
+    const err = e as NodeJS.ErrnoException;
+    if (err && typeof err.code === 'string' && !err.path) err.path = out;
+    throw e;
+  }
   if (!quiet) process.stderr.write('\n');
   const counts = Object.entries(res.classCounts).map(([k, v]) => `${k} ${v}`).join(', ');
   process.stdout.write(`wrote ${res.count} images (${size}×${size}, seed ${seed}) to ${out} in ${res.seconds.toFixed(1)} s; classes: ${counts}\n`);
