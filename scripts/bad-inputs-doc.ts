@@ -37,7 +37,7 @@ export function renderDoc(cases: readonly Case[]): string {
     "  class indices or names of the model's labels, LIME's `labels` are class indices. Dataset stages open their",
     '  dataset (folder listing, Broden index), check the files of its first 5 rows and read the headers of its first',
     '  1000 images (the run reads every header).',
-    '- Images: below 8×8 pixels, or not an image at all → exit 2 naming the file. A file whose header reads but whose',
+    '- Images: below 4×4 pixels, or not an image at all → exit 2 naming the file. A file whose header reads but whose',
     "  data is cut off is found when decoded: the consuming stage records it in its `<table>_errors` table (the run goes",
     '  on). Accepted and noted: grey (copied to R, G, B), alpha (dropped, colour kept), more than 8 bits (reduced to 8),',
     '  CMYK (to sRGB), EXIF orientation (applied), smaller than 32×32 (upscaled), above 16 megapixels (downscaled).',

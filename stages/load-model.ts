@@ -83,7 +83,7 @@ export default {
     const t0 = performance.now();
     const model = await openModel(config, { root: ctx.projectRoot });
     const info = model.info;
-    ctx.log.info(`${info.id}: ${info.runtime} (${info.backend}), input ${info.input.channels}×${info.input.height}×${info.input.width}, ${info.numClasses} classes, ${info.layers.length} layers, opened in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+    ctx.log.info(`${info.id}: ${info.runtime} (${info.backend}), input ${info.input.modelChannels ?? info.input.channels}×${info.input.height}×${info.input.width}${info.input.modelChannels === 1 ? ' (grey: RGB images reduced by luma)' : ''}, ${info.numClasses} classes, ${info.layers.length} layers, opened in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
 
     // Probe batch: random pixels, normalised as the config says; logits must be finite.
     const { channels: c, height: h, width: w, scale, mean, std } = info.input;

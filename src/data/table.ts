@@ -18,7 +18,7 @@ export const ITEMS_SCHEMA = new Schema([
  * too small image is a ConfigError naming the item's file. Returns the summary warning line, if any.
  */
 export async function annotateItems(items: readonly DatasetItem[], table: string): Promise<string | undefined> {
-  const { readImageHeader, imageNotes, notesSummary, forEachLimit } = await import('../image/io.ts');
+  const { readImageHeader, imageNotes, notesSummary, forEachLimit, MIN_IMAGE_SIDE } = await import('../image/io.ts');
   const { ConfigError } = await import('../engine/errors.ts');
   const counts: Record<string, number> = {};
   await forEachLimit(items, 8, async (it) => {
@@ -28,7 +28,7 @@ export async function annotateItems(items: readonly DatasetItem[], table: string
       for (const k of kinds) counts[k] = (counts[k] ?? 0) + 1;
     } catch (e) {
       const reason = (e as Error).message.startsWith(`${it.path}: `) ? (e as Error).message.slice(it.path.length + 2) : (e as Error).message;
-      throw new ConfigError(`item '${it.id}': ${reason}`, { file: it.path, expected: 'a decodable image (PNG, JPEG, WebP, TIFF, …) of at least 8×8 pixels' });
+      throw new ConfigError(`item '${it.id}': ${reason}`, { file: it.path, expected: `a decodable image (PNG, JPEG, WebP, TIFF, …) of at least ${MIN_IMAGE_SIDE}×${MIN_IMAGE_SIDE} pixels` });
     }
   });
   return notesSummary(counts, table);

@@ -13,7 +13,7 @@
 // - 'center-crop' follows torchvision Resize(R) + CenterCrop(H, W): shorter side → R, longer side → int(R·long/short)
 //   (truncated), crop offset = round((size − crop)/2) with Python's round-half-to-even.
 // - Values: 8-bit per channel; 16-bit inputs are reduced to 8 bits. CMYK (and other colour spaces) → sRGB.
-// - Sizes: images below MIN_IMAGE_SIDE (8) pixels on a side are refused; below SMALL_IMAGE_SIDE (32) they are upscaled
+// - Sizes: images below MIN_IMAGE_SIDE (4) pixels on a side are refused; below SMALL_IMAGE_SIDE (32) they are upscaled
 //   and noted; above LARGE_IMAGE_PIXELS they are decoded and downscaled, and noted (`imageNotes`, the dataset's
 //   `note` column, one summary warning per stage).
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
@@ -86,8 +86,11 @@ async function toBuffer(input: ImageInput): Promise<Uint8Array> {
   }
 }
 
-/** Smallest accepted image side, in pixels (smaller images are refused: nothing to explain at a few pixels). */
-export const MIN_IMAGE_SIDE = 8;
+/**
+ * Smallest accepted image side, in pixels: smaller images are refused (a 1×1 or 3×3 image stretched to a model input
+ * carries nothing to explain). 4 keeps tiny test models with 4×4 inputs usable.
+ */
+export const MIN_IMAGE_SIDE = 4;
 /** Images with a side below this are noted as upscaled. */
 export const SMALL_IMAGE_SIDE = 32;
 /** Images above this many pixels (16 megapixels) are noted as large (decoded whole, then downscaled). */

@@ -37,12 +37,14 @@ function fixInput(r: GradientResult, layer: string, rgb: Tensor): GradientResult
   return { ...r, activations: rgb, gradients: spreadGradient(r.gradients, rgb) };
 }
 
-/** Wraps a 1-channel model so that it also takes RGB batches (see the header); `info` is the model's own. */
+/**
+ * Wraps a 1-channel model so that it takes RGB batches (see the header): its info says `channels: 3` (what the
+ * interface takes, so every consumer feeds RGB) and `modelChannels: 1`. 1-channel batches are still accepted.
+ */
 export function acceptRgb(inner: Model): Model {
+  const info: ModelInfo = { ...inner.info, input: { ...inner.info.input, channels: 3, modelChannels: inner.info.input.channels } };
   const m: Model = {
-    get info(): ModelInfo {
-      return inner.info;
-    },
+    info,
     predict: (batch) => inner.predict(toGrey(batch)),
     activations: (batch, layers) => inner.activations(toGrey(batch), layers),
     gradients: async (batch, layer, weights) => fixInput(await inner.gradients(toGrey(batch), layer, weights), layer, batch),

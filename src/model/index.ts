@@ -112,12 +112,13 @@ export function resolvedConfig(config: ModelConfig, model: Model, root: string):
     format: inferFormat(config, root),
     input: {
       size: [i.height, i.width],
-      channels: i.channels,
+      channels: i.modelChannels ?? i.channels,
       channel_order: i.channelOrder,
       layout: i.layout,
       scale: i.scale,
-      mean: [...i.mean],
-      std: [...i.std],
+      // one value per channel (InputSpec pads a grey model's to three): reopening the config must pass its checks
+      mean: i.mean.slice(0, i.modelChannels ?? i.channels),
+      std: i.std.slice(0, i.modelChannels ?? i.channels),
     },
   };
   if (config.labels) out.labels = portablePath(absPath(config.labels, root), root);

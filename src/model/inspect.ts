@@ -28,7 +28,7 @@ export function formatModelInfo(info: ModelInfo, opts: { file?: string; all?: bo
   const lines: string[] = [];
   lines.push(`model       ${info.id}${opts.file ? ` (${opts.file})` : ''}`);
   lines.push(`runtime     ${info.runtime} · ${info.backend}`);
-  lines.push(`input       ${i.channels}×${i.height}×${i.width} ${colourName(i.channels, i.channelOrder)}, model layout ${i.layout}; pixel·${+i.scale.toPrecision(6)} − mean [${i.mean.join(', ')}] / std [${i.std.join(', ')}]`);
+  lines.push(`input       ${i.modelChannels ?? i.channels}×${i.height}×${i.width} ${colourName(i.modelChannels ?? i.channels, i.channelOrder)}, model layout ${i.layout}; pixel·${+i.scale.toPrecision(6)} − mean [${i.mean.join(', ')}] / std [${i.std.join(', ')}]`);
   lines.push(`classes     ${info.numClasses} (${info.labels.slice(0, 3).join(', ')}${info.labels.length > 3 ? ', …' : ''})`);
   lines.push(`parameters  ${info.parameters.toLocaleString('en-US')}`);
   const suggested = suggestDissectionLayers(info);

@@ -11,7 +11,10 @@ export interface InputSpec {
   /** Model input height and width. */
   height: number;
   width: number;
+  /** Channels of the batches the Model interface takes: 3 for every image model (a grey model takes RGB). */
   channels: number;
+  /** The model's own input channels when they differ from `channels` (1: a grey model, RGB reduced by luma). */
+  modelChannels?: number;
   /** Layout the model itself takes; batches given to Model methods are always NCHW. */
   layout: 'NCHW' | 'NHWC';
   channelOrder: 'RGB' | 'BGR';

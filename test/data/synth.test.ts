@@ -204,7 +204,7 @@ test('dataset stage: a folder config (with config: file) → listing + meta.data
     const { encodePng } = await import('../../src/image/io.ts');
     const { mkdirSync } = await import('node:fs');
     mkdirSync(join(root, 'data', 'n01440764_tench'), { recursive: true });
-    writeFileSync(join(root, 'data', 'n01440764_tench', 'a.png'), encodePng(new Uint8Array(3), 1, 1, 3));
+    writeFileSync(join(root, 'data', 'n01440764_tench', 'a.png'), encodePng(new Uint8Array(8 * 8 * 3), 8, 8, 3)); // the smallest accepted size
     writeFileSync(join(root, 'ds.yaml'), 'kind: folder\nroot: data\nimages: "**/*.png"\n');
     const stage = (await import('../../stages/dataset.ts')).default;
     const metas: Record<string, unknown> = {};

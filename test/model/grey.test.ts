@@ -18,7 +18,8 @@ after(async () => {
 test('a 1-channel model: inspect says grey; RGB batches are reduced by the luma weights', async () => {
   writeFileSync(join(dir, 'grey.onnx'), tinyNet({ channels: 1, side: 8 }));
   const model = await openModel({ path: 'grey.onnx', input: { mean: [0.5], std: [0.25] } }, { root: dir });
-  assert.equal(model.info.input.channels, 1);
+  assert.equal(model.info.input.modelChannels, 1);
+  assert.equal(model.info.input.channels, 3, 'the interface takes RGB batches');
   assert.match(formatModelInfo(model.info), /input\s+1×8×8 grey/);
   assert.doesNotMatch(formatModelInfo(model.info), /1×8×8 RGB/);
   const hw = 64;
