@@ -11,7 +11,7 @@ import { annotateItems } from './table.ts';
 /** Rows whose files are checked for existence (index order). */
 export const CHECKED_ROWS = 5;
 /** Items whose image headers are read up front (all of a small dataset; the stage's run reads every header). */
-export const HEADER_ROWS = 1000;
+export const HEADER_ROWS = 100;
 
 export async function checkDataset(ref: DatasetRef, baseDir: string, opts: { file?: string; at: (key: string) => string }): Promise<void> {
   const rekey = (e: unknown): unknown => {

@@ -159,9 +159,10 @@ export function checkConsumerParams(facts: ModelFacts, consumer: ConsumerParams,
   const layer = (name: unknown, path: string) => {
     if (typeof name !== 'string' || facts.names.has(name)) return;
     errors.push(
-      new ConfigError(`model '${modelStage}' (${facts.file}) has no layer or alias '${name}'`, {
+      // the cam stage's wording (aliases when the config has some, else the nearest name)
+      new ConfigError(`model '${modelStage}' has no layer or alias '${name}'`, {
         path,
-        suggestion: didYouMean(name, facts.names) ?? (facts.aliases.length ? `aliases: ${facts.aliases.join(', ')}` : 'see `xai inspect` for layer names'),
+        suggestion: facts.aliases.length ? `aliases: ${facts.aliases.join(', ')}` : (didYouMean(name, facts.names) ?? 'see `xai inspect` for layer names'),
       }),
     );
   };
