@@ -10,6 +10,7 @@ import type { Case } from '../test/bad-inputs/cases.ts';
 export function excerpt(re: RegExp): string {
   return re.source
     .replace(/\[\^\]\*\\n\.\*/g, ' ⏎ ')
+    .replace(/\[\^\]\*/g, ' … ')
     .replace(/\\d\+/g, 'N')
     .replace(/\[\^\\n\]\*/g, '…')
     .replace(/\.\*/g, '…')
@@ -43,8 +44,9 @@ export function renderDoc(cases: readonly Case[]): string {
     '  CMYK (to sRGB), EXIF orientation (applied), smaller than 32×32 (upscaled), above 16 megapixels (downscaled).',
     "- Models: 1 (grey) or 3 (RGB) input channels; a grey model gets RGB images reduced by the luma weights",
     "  0.299/0.587/0.114 (src/model/channels.ts). mean/std: one value, or one per channel; defaults mean 0, std 1.",
-    '- Filesystem cases that cannot be staged here (chmod as root; a tmpfs without mount rights) are skipped with the',
-    '  reason printed.',
+    '- A full disk (ENOSPC) exits 1, not 2 (the input was fine); the message names the path, and make-dataset removes',
+    '  its half-written output. Filesystem cases that cannot be staged here (chmod as root; a tmpfs without mount',
+    '  rights) are skipped with the reason printed.',
     '',
     '| case | area | input | exit | message (excerpt) |',
     '| --- | --- | --- | --- | --- |',
