@@ -148,7 +148,7 @@ export interface ConsumerParams {
 
 /**
  * Checks a downstream stage's params against the model facts, by the parameter conventions the stages share:
- * `layers` / `layer` name layers or aliases; `target` (or `target.class`) and the values of `targets` are a class
+ * `layers` / `layer` name layers or aliases (or `a+b` layer sets); `target` (or `target.class`) and the values of `targets` are a class
  * index or name (besides `top1` / `label`); LIME's `labels` are class indices when `top_labels` is null or 0.
  * Returns ConfigErrors with `path` at the consumer's key (the analyzer locates them).
  */
@@ -157,7 +157,8 @@ export function checkConsumerParams(facts: ModelFacts, consumer: ConsumerParams,
   const p = consumer.params;
   const at = (k: string) => `stages.${consumer.stageId}.params.${k}`;
   const layer = (name: unknown, path: string) => {
-    if (typeof name !== 'string' || facts.names.has(name)) return;
+    // 'layer3+layer4': a CAM layer set (the cams table's `layer`, which evaluate's `layers` names)
+    if (typeof name !== 'string' || name.split('+').every((n) => facts.names.has(n))) return;
     errors.push(
       // the cam stage's wording (aliases when the config has some, else the nearest name)
       new ConfigError(`model '${modelStage}' has no layer or alias '${name}'`, {
