@@ -17,7 +17,9 @@ export async function checkDataset(ref: DatasetRef, baseDir: string, opts: { fil
   const rekey = (e: unknown): unknown => {
     // loader errors name a dataset key ('images', 'labels.csv') without a file: give them the stage's key path
     if (e instanceof ConfigError && !e.file && e.path && !e.path.startsWith('stages.')) {
-      return new ConfigError(e.detail, { file: opts.file, path: opts.at(e.path), expected: e.expected, suggestion: e.suggestion });
+      // no image matched the default pattern: the folder is what is wrong (there is no `images:` key to point at)
+      const key = e.path === 'images' && ref.kind !== 'broden' && ref.images === undefined ? 'root' : e.path;
+      return new ConfigError(e.detail, { file: opts.file, path: opts.at(key), expected: e.expected, suggestion: e.suggestion });
     }
     if (e instanceof ConfigError && e.file === undefined && !e.path) return new ConfigError(e.detail, { file: opts.file, path: opts.at('root'), expected: e.expected, suggestion: e.suggestion });
     return e;
