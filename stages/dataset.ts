@@ -139,7 +139,8 @@ export default {
     const ref = refOf(p);
     const ds = await openDataset(ref, { baseDir: ctx.projectRoot, where: where === 'params' ? `stage '${ctx.stageId}'` : where });
     if (ds.items.length === 0) throw new ConfigError(`dataset ${ds.root} has no items (after split/subset)`, { file: where });
-    // Every image's header: refuse unreadable / too small ones (exit 2, the file named), note what loading will do.
+    // Every image's header (check() read the first 100): an unreadable / too small one fails the stage naming the
+    // file; the note column says what loading will do to each image, one warning line sums it up.
     const warning = await annotateItems(ds.items, `${ctx.stageId}.items`);
     if (warning) ctx.log.warn(warning);
     await ctx.out.table('items', itemsTable(ds.items));
