@@ -43,6 +43,61 @@ export async function* readArrowBatches(path: string): AsyncGenerator<RecordBatc
   }
 }
 
+/**
+ * Rows of a table looked up by a key column while reading its record batches one at a time (bounded memory): keys
+ * must be asked in the table's row order (a key the table lacks is answered undefined without reading on); calls are
+ * served one after another in the order they were made.
+ */
+export class BatchCursor {
+  private it: AsyncIterator<RecordBatch> | undefined;
+  private batch: RecordBatch | undefined;
+  private row = 0; // next row of `batch` to look at
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    private readonly open: () => AsyncIterable<RecordBatch>,
+    private readonly key: string,
+    private readonly keys: Set<string>,
+  ) {}
+
+  /** Scans the key column once (only the keys are kept), then serves lookups from a second pass. */
+  static async over(open: () => AsyncIterable<RecordBatch>, key: string): Promise<BatchCursor> {
+    const keys = new Set<string>();
+    for await (const b of open()) {
+      const c = b.getChild(key);
+      if (!c) throw new Error(`table has no column '${key}'`);
+      for (let r = 0; r < b.numRows; r++) keys.add(String(c.get(r)));
+    }
+    return new BatchCursor(open, key, keys);
+  }
+
+  /** The batch and row holding `k`, or undefined when the table has no such row. */
+  get(k: string): Promise<{ batch: RecordBatch; row: number } | undefined> {
+    const p = this.queue.then(() => this.seek(k));
+    this.queue = p.catch(() => {});
+    return p;
+  }
+
+  private async seek(k: string): Promise<{ batch: RecordBatch; row: number } | undefined> {
+    if (!this.keys.has(k)) return undefined;
+    this.it ??= this.open()[Symbol.asyncIterator]();
+    for (;;) {
+      if (this.batch) {
+        const c = this.batch.getChild(this.key)!;
+        for (; this.row < this.batch.numRows; this.row++) if (String(c.get(this.row)) === k) return { batch: this.batch, row: this.row++ };
+      }
+      const n = await this.it.next();
+      if (n.done) throw new Error(`key '${k}' asked out of the table's row order`);
+      this.batch = n.value;
+      this.row = 0;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.it?.return?.();
+  }
+}
+
 /** Reads only the schema and row count of an Arrow IPC file. */
 export function arrowFileInfo(path: string): { schema: Schema; rows: number } {
   const t = readArrowFile(path);

@@ -115,7 +115,7 @@ async function executor<I>(opts: MapOptions<I>, env: MapEnv, nUnits: number): Pr
   const now = env.now ?? (() => performance.now());
   const aborted = () => env.signal.aborted;
   const w = opts.worker;
-  const prepared = (unit: number[]) => unit.map((i) => (w?.prepare ? w.prepare(opts.items[i], i) : opts.items[i]));
+  const prepared = (unit: number[]) => Promise.all(unit.map((i) => (w?.prepare ? w.prepare(opts.items[i], i) : opts.items[i])));
   if (w && env.queue) {
     const { QueueExecutor } = await import('./queue.ts');
     const q = new QueueExecutor(env.queue, w, join(env.dir, opts.table), env.projectRoot ?? process.cwd());
@@ -127,7 +127,7 @@ async function executor<I>(opts: MapOptions<I>, env: MapEnv, nUnits: number): Pr
     const onAbort = () => q.fail(abortError(env.signal));
     env.signal.addEventListener('abort', onAbort, { once: true });
     return {
-      run: (unit) => q.run(prepared(unit), unit),
+      run: async (unit) => q.run(await prepared(unit), unit),
       concurrency: q.concurrency,
       close: async () => {
         env.signal.removeEventListener('abort', onAbort);
@@ -141,7 +141,7 @@ async function executor<I>(opts: MapOptions<I>, env: MapEnv, nUnits: number): Pr
     const onAbort = () => pool.abort(abortError(env.signal));
     env.signal.addEventListener('abort', onAbort, { once: true });
     return {
-      run: (unit) => pool.run(prepared(unit), unit),
+      run: async (unit) => pool.run(await prepared(unit), unit),
       concurrency: 2 * size,
       close: async () => {
         env.signal.removeEventListener('abort', onAbort);
@@ -162,7 +162,7 @@ async function executor<I>(opts: MapOptions<I>, env: MapEnv, nUnits: number): Pr
   return {
     async run(unit) {
       try {
-        return await runUnit(runner, prepared(unit), unit, { now, aborted });
+        return await runUnit(runner, await prepared(unit), unit, { now, aborted });
       } catch (e) {
         throw aborted() ? abortError(env.signal) : e;
       }
