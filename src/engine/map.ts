@@ -360,16 +360,20 @@ export async function runMap<I>(opts: MapOptions<I>, env: MapEnv): Promise<MapRe
   const ordered = [...records.entries()].sort(([x], [y]) => x - y);
 
   // The final table: the chunks streamed into one file, one chunk in memory at a time; MapResult.table reads the file
-  // when (and only if) the stage asks for it.
-  const parts = function* () {
-    for (const [lo] of ordered) yield readArrowFile(join(dir, `${chunkName(lo)}.arrow`));
-  };
+  // when (and only if) the stage asks for it. An intermediate (output: false) is read from the chunks themselves
+  // (kept in the work dir while the stage runs).
+  const chunkFiles = ordered.map(([lo]) => join(dir, `${chunkName(lo)}.arrow`));
   let written: string | undefined;
   let whole: Table | undefined;
-  if (env.writeTableParts) written = await env.writeTableParts(opts.table, opts.schema, parts());
-  else {
-    whole = concatTables([...parts()], opts.schema);
-    await env.writeTable(opts.table, whole);
+  if (opts.output !== false) {
+    const parts = function* () {
+      for (const f of chunkFiles) yield readArrowFile(f); // one chunk in memory at a time
+    };
+    if (env.writeTableParts) written = await env.writeTableParts(opts.table, opts.schema, parts());
+    else {
+      whole = concatTables([...parts()], opts.schema);
+      await env.writeTable(opts.table, whole);
+    }
   }
   const errs = ordered.flatMap(([, r]) => r.errors);
   await env.writeTable(`${opts.table}_errors`, tableFromRows(errs, errorsSchema));
@@ -377,11 +381,17 @@ export async function runMap<I>(opts: MapOptions<I>, env: MapEnv): Promise<MapRe
   const itemErrors: ItemError[] = errs.map((e) => ({ item: e.item, message: e.message }));
   return {
     get table() {
-      return (whole ??= readArrowFile(written!));
+      return (whole ??= written ? readArrowFile(written) : concatTables(chunkFiles.map((f) => readArrowFile(f)), opts.schema));
     },
-    batches: () => (written ? readArrowBatches(written) : (async function* () {
-      yield* whole!.batches;
-    })()),
+    batches: written
+      ? () => readArrowBatches(written!)
+      : whole
+        ? async function* () {
+            yield* whole!.batches;
+          }
+        : async function* () {
+            for (const f of chunkFiles) yield* readArrowBatches(f);
+          },
     computed,
     resumed,
     errors: itemErrors,

@@ -118,6 +118,11 @@ export interface MapOptions<I> {
   /** Arrow schema of the rows. */
   schema: Schema;
   /**
+   * false: the table is the stage's intermediate, read through the MapResult (batches(), table) while the stage runs,
+   * and not written as an output (its bad items still are, as `<table>_errors`). Default true.
+   */
+  output?: boolean;
+  /**
    * Items per chunk written to disk at most (resume granularity). Default 16. A chunk is also written once `flushMs`
    * of work went by since the last one (default 2000), so a kill loses about that much work.
    */
