@@ -43,58 +43,115 @@ export async function* readArrowBatches(path: string): AsyncGenerator<RecordBatc
   }
 }
 
+type At = { batch: RecordBatch; row: number };
+
 /**
- * Rows of a table looked up by a key column while reading its record batches one at a time (bounded memory): keys
- * must be asked in the table's row order (a key the table lacks is answered undefined without reading on); calls are
- * served one after another in the order they were made.
+ * Rows of a table looked up by a key column while reading its record batches one at a time (bounded memory), for
+ * tables whose rows of one key are consecutive (as ctx.map writes them: an item's rows together) asked in the table's
+ * order. A table not grouped so, or a key asked out of order, falls back to an index of the whole table in memory.
+ * Calls are served one after another in the order they were made.
  */
 export class BatchCursor {
   private it: AsyncIterator<RecordBatch> | undefined;
   private batch: RecordBatch | undefined;
   private row = 0; // next row of `batch` to look at
+  private last = -1; // ordinal of the last key served
+  private index: Map<string, At[]> | undefined; // the fallback
   private queue: Promise<unknown> = Promise.resolve();
 
   private constructor(
     private readonly open: () => AsyncIterable<RecordBatch>,
     private readonly key: string,
-    private readonly keys: Set<string>,
+    /** Key → its ordinal in the table (first appearance). */
+    private readonly order: Map<string, number>,
+    private readonly grouped: boolean,
+    /** The table's schema (undefined when it has no batch). */
+    readonly schema: Schema | undefined,
   ) {}
 
   /** Scans the key column once (only the keys are kept), then serves lookups from a second pass. */
   static async over(open: () => AsyncIterable<RecordBatch>, key: string): Promise<BatchCursor> {
-    const keys = new Set<string>();
+    const order = new Map<string, number>();
+    let schema: Schema | undefined;
+    let grouped = true;
+    let prev: string | undefined;
     for await (const b of open()) {
+      schema ??= b.schema;
       const c = b.getChild(key);
       if (!c) throw new Error(`table has no column '${key}'`);
-      for (let r = 0; r < b.numRows; r++) keys.add(String(c.get(r)));
+      for (let r = 0; r < b.numRows; r++) {
+        const k = String(c.get(r));
+        if (k !== prev && order.has(k)) grouped = false;
+        if (!order.has(k)) order.set(k, order.size);
+        prev = k;
+      }
     }
-    return new BatchCursor(open, key, keys);
+    return new BatchCursor(open, key, order, grouped, schema);
   }
 
-  /** The batch and row holding `k`, or undefined when the table has no such row. */
-  get(k: string): Promise<{ batch: RecordBatch; row: number } | undefined> {
+  /** The keys, in the table's order. */
+  get keys(): ReadonlySet<string> {
+    return new Set(this.order.keys());
+  }
+
+  /** The batch and row of `k`'s first row, or undefined when the table has no such row. */
+  async get(k: string): Promise<At | undefined> {
+    return (await this.rows(k))[0];
+  }
+
+  /** Every row of `k`, in table order. */
+  rows(k: string): Promise<At[]> {
     const p = this.queue.then(() => this.seek(k));
     this.queue = p.catch(() => {});
     return p;
   }
 
-  private async seek(k: string): Promise<{ batch: RecordBatch; row: number } | undefined> {
-    if (!this.keys.has(k)) return undefined;
+  /** The current row, loading the next batch when this one is used up; false at the end. */
+  private async current(): Promise<boolean> {
     this.it ??= this.open()[Symbol.asyncIterator]();
-    for (;;) {
-      if (this.batch) {
-        const c = this.batch.getChild(this.key)!;
-        for (; this.row < this.batch.numRows; this.row++) if (String(c.get(this.row)) === k) return { batch: this.batch, row: this.row++ };
-      }
+    while (!this.batch || this.row >= this.batch.numRows) {
       const n = await this.it.next();
-      if (n.done) throw new Error(`key '${k}' asked out of the table's row order`);
+      if (n.done) return false;
       this.batch = n.value;
       this.row = 0;
     }
+    return true;
+  }
+
+  private async seek(k: string): Promise<At[]> {
+    const ord = this.order.get(k);
+    if (ord === undefined) return [];
+    if (this.index || !this.grouped || ord < this.last) {
+      if (!this.index) {
+        await this.close();
+        this.index = new Map();
+        for await (const b of this.open()) {
+          const c = b.getChild(this.key)!;
+          for (let r = 0; r < b.numRows; r++) {
+            const key = String(c.get(r));
+            const l = this.index.get(key) ?? [];
+            l.push({ batch: b, row: r });
+            this.index.set(key, l);
+          }
+        }
+      }
+      return this.index.get(k) ?? [];
+    }
+    this.last = ord;
+    const keyAt = () => String(this.batch!.getChild(this.key)!.get(this.row));
+    for (;;) {
+      if (!(await this.current())) return [];
+      if (keyAt() === k) break;
+      this.row++;
+    }
+    const out: At[] = [];
+    while ((await this.current()) && keyAt() === k) out.push({ batch: this.batch!, row: this.row++ });
+    return out;
   }
 
   async close(): Promise<void> {
     await this.it?.return?.();
+    this.it = undefined;
   }
 }
 
