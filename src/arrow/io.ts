@@ -155,6 +155,23 @@ export class BatchCursor {
   }
 }
 
+/**
+ * The first `limit` rows of an Arrow IPC file (whole record batches, read one at a time) and its row count (the rest
+ * of the batches are counted and dropped): memory bounded by `limit`, not by the file.
+ */
+export async function readArrowHead(path: string, limit: number): Promise<{ head: Table; rows: number }> {
+  const kept: RecordBatch[] = [];
+  let rows = 0;
+  let schema: Schema | undefined;
+  for await (const b of readArrowBatches(path)) {
+    schema ??= b.schema;
+    if (rows < limit) kept.push(b);
+    rows += b.numRows;
+  }
+  if (!schema) return { head: readArrowFile(path), rows: 0 }; // no batch: the (small) file holds just the schema
+  return { head: kept.length ? new Table(kept) : new Table(schema), rows };
+}
+
 /** Reads only the schema and row count of an Arrow IPC file. */
 export function arrowFileInfo(path: string): { schema: Schema; rows: number } {
   const t = readArrowFile(path);
@@ -320,11 +337,15 @@ export function formatSchema(schema: Schema): string {
   return lines.join('\n');
 }
 
-/** Schema, row count and the first rows as an aligned text table. */
-export function formatTable(table: Table, opts: FormatOptions = {}): string {
+/**
+ * Schema, row count and the first rows as an aligned text table. `totalRows`: the whole table's row count when `table`
+ * holds only its first rows (readArrowHead).
+ */
+export function formatTable(table: Table, opts: FormatOptions & { totalRows?: number } = {}): string {
   const t = selectColumns(table, opts.columns);
   const width = opts.width ?? 40;
   const limit = Math.min(t.numRows, opts.limit ?? 20);
+  const total = opts.totalRows ?? t.numRows;
   const names = t.schema.fields.map((f) => f.name);
   const cols = names.map((name) => t.getChild(name)!);
   const grid: string[][] = [names];
@@ -332,11 +353,11 @@ export function formatTable(table: Table, opts: FormatOptions = {}): string {
   const widths = names.map((_, j) => Math.max(...grid.map((r) => r[j].length)));
   const numeric = t.schema.fields.map((f) => DataType.isInt(f.type) || DataType.isFloat(f.type));
   const line = (r: string[]) => r.map((c, j) => (numeric[j] ? c.padStart(widths[j]) : c.padEnd(widths[j]))).join('  ').trimEnd();
-  const out = [`schema (${t.numRows} rows):`, formatSchema(t.schema), ''];
+  const out = [`schema (${total} rows):`, formatSchema(t.schema), ''];
   if (names.length) {
     out.push(line(grid[0]), widths.map((w) => '─'.repeat(w)).join('  '));
     for (const r of grid.slice(1)) out.push(line(r));
   }
-  if (limit < t.numRows) out.push(`… ${t.numRows - limit} more rows (--limit N)`);
+  if (limit < total) out.push(`… ${total - limit} more rows (--limit N)`);
   return out.join('\n') + '\n';
 }

@@ -1,4 +1,4 @@
-// BatchCursor (src/arrow/io.ts): rows looked up by key while reading record batches one at a time. A table whose keys
+// BatchCursor and readArrowHead (src/arrow/io.ts): rows looked up by key while reading record batches one at a time. A table whose keys
 // are grouped, asked in order, is read once front to back (batches counted); an ungrouped table or an out-of-order
 // request falls back to an index of the whole table and still answers right; a missing key has no rows.
 import { test } from 'node:test';
@@ -55,4 +55,27 @@ test('an ungrouped table, or a key asked out of order, falls back to an index of
   assert.deepEqual(values(await co.rows('c')), [3]);
   assert.deepEqual(values(await co.rows('a')), [1]);
   assert.deepEqual(values(await co.rows('b')), [2]);
+});
+
+test('readArrowHead keeps only the batches holding the first rows, and counts every row', async () => {
+  const { concatTables, readArrowHead, tableToBytes } = await import('../../src/arrow/io.ts');
+  const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const part = (from: number) => tableFromRows([0, 1, 2, 3].map((i) => ({ id: `r${from + i}`, v: from + i })), schema);
+  const dir = mkdtempSync(join(tmpdir(), 'xai-head-'));
+  try {
+    const f = join(dir, 't.arrow');
+    writeFileSync(f, tableToBytes(concatTables([part(0), part(4), part(8)], schema)));
+    const { head, rows } = await readArrowHead(f, 5);
+    assert.equal(rows, 12);
+    assert.equal(head.batches.length, 2, 'rows 0–7: the third batch is dropped');
+    assert.deepEqual(head.toArray().map((r) => r.toJSON().v), [0, 1, 2, 3, 4, 5, 6, 7]);
+    const none = await readArrowHead(f, 0);
+    assert.equal(none.rows, 12);
+    assert.equal(none.head.numRows, 0);
+    assert.deepEqual(none.head.schema.fields.map((x) => x.name), ['id', 'v']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
