@@ -123,20 +123,22 @@ const bench: BenchFn = async ({ quick }) => {
   const dirs: string[] = [];
   const procs: ChildProcess[] = [];
   try {
-    // 1. cam RSS, few vs many images (the dataset built first, so only the cam stage is in the measured run)
+    // 1. (and 4.) peak RSS, few vs many images
     const [few, many] = quick ? [100, 800] : [200, 4000];
-    const rss: number[] = [];
-    for (const n of [few, many]) {
-      const file = project(pipeline(n, CAM), dirs);
-      xai(file, ['--workers', '1', '--set', 'stages.cams.limit=1']); // the dataset, outside the measured run
-      const r = xai(file, ['--workers', '1', '--force', 'cams']);
-      if (r.rssMiB === undefined) break;
-      rss.push(r.rssMiB);
-    }
-    if (rss.length === 2) {
+    /** Peak RSS of `xai run` computing stage `id` (its dataset built before, outside the measured run), few vs many images. */
+    const rssFigure = (stageYaml: string, id: string, label: string) => {
+      const rss: number[] = [];
+      for (const n of [few, many]) {
+        const file = project(pipeline(n, stageYaml), dirs);
+        xai(file, ['--workers', '1', '--set', `stages.${id}.limit=1`]);
+        const r = xai(file, ['--workers', '1', '--force', id]);
+        if (r.rssMiB === undefined) return;
+        rss.push(r.rssMiB);
+      }
       const ratio = rss[1] / rss[0];
-      figures.push({ name: `cam stage peak RSS over ${many} images`, value: rss[1], unit: 'MiB', baseline: { name: `over ${few} images`, value: rss[0] }, ratio, target: '≤ 1.3×', pass: ratio <= 1.3, notes: load() });
-    }
+      figures.push({ name: `${label} peak RSS over ${many} images`, value: rss[1], unit: 'MiB', baseline: { name: `over ${few} images`, value: rss[0] }, ratio, target: '≤ 1.3×', pass: ratio <= 1.3, notes: load() });
+    };
+    rssFigure(CAM, 'cams', 'cam stage');
 
     // 2. lime: the pool of 2 workers vs the stage's own thread
     const n = quick ? 8 : 32;
@@ -169,18 +171,7 @@ const bench: BenchFn = async ({ quick }) => {
     } else figures.push({ name: 'queue vs local pool', value: NaN, unit: 's', notes: 'redis-server not installed: not measured' });
 
     // 4. lime RSS, few vs many images (few samples: the memory at stake is per image, not per sample)
-    const limeRss: number[] = [];
-    for (const n of [few, many]) {
-      const file = project(pipeline(n, LIME.replace('num_samples: 300', 'num_samples: 40')), dirs);
-      xai(file, ['--workers', '1', '--set', 'stages.lime.limit=1']);
-      const r = xai(file, ['--workers', '1', '--force', 'lime']);
-      if (r.rssMiB === undefined) break;
-      limeRss.push(r.rssMiB);
-    }
-    if (limeRss.length === 2) {
-      const ratio = limeRss[1] / limeRss[0];
-      figures.push({ name: `lime stage peak RSS over ${many} images`, value: limeRss[1], unit: 'MiB', baseline: { name: `over ${few} images`, value: limeRss[0] }, ratio, target: '≤ 1.3×', pass: ratio <= 1.3, notes: load() });
-    }
+    rssFigure(LIME.replace('num_samples: 300', 'num_samples: 40'), 'lime', 'lime stage');
 
     // 5. LIME and Score-CAM on the pool vs their forward floor (ResNet-18)
     const size = quick ? 112 : 224;
