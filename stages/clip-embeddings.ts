@@ -72,11 +72,9 @@ export default {
     const { tensorField } = await import('../src/arrow/conventions.ts');
     const { tableFromRows } = await import('../src/arrow/io.ts');
     const { openUpstreamModel } = await import('../src/model/index.ts');
-    const { openDataset, refFromMeta, loadImages } = await import('../src/data/index.ts');
-    const { itemError } = await import('../src/engine/errors.ts');
+    const { openDataset, refFromMeta } = await import('../src/data/index.ts');
     const { checkedEmbeddings, readConceptEmbeddings, readConceptList } = await import('../src/explain/clipdissect/concepts.ts');
     const { encodeConcepts } = await import('../src/explain/clipdissect/text.ts');
-    const { l2NormalizeRows } = await import('../src/algo/clipdissect/index.ts');
     const p = ctx.params;
 
     const shown = (f: string) => [p.text_embeddings, p.text_encoder, p.tokenizer, p.concepts].find((x) => x !== undefined && ctx.resolve(x) === f) ?? f;
@@ -101,27 +99,15 @@ export default {
 
     const emb = (of: string) => tensorField('embedding', new Float32(), [D], ['dim'], { description: `L2-normalised CLIP embedding of the ${of}` });
     const schema = new Schema([new Field('image', new Int32(), false), new Field('id', new Utf8(), false), emb('image')]);
-    const embed = async (idx: number[]) => {
-      const batch = await loadImages(idx.map((i) => items[i]), model.info.input);
-      const { logits } = await model.predict(batch);
-      const e = logits.data.slice();
-      // a zero (or non-finite) embedding cannot be normalised: that image is an item error
-      for (let j = 0; j < idx.length; j++) {
-        const row = e.subarray(j * D, (j + 1) * D);
-        if (row.every((v) => v === 0) || row.some((v) => !Number.isFinite(v))) itemError(items[idx[j]].id, 'the image encoder gave a zero or non-finite embedding');
-      }
-      l2NormalizeRows(e, idx.length, D);
-      return idx.map((i, j) => [{ image: i, id: items[i].id, embedding: e.subarray(j * D, (j + 1) * D) }]);
-    };
+    const item = await import('../src/explain/clipdissect/embed-item.ts');
     const res = await ctx.map({
       table: 'images',
-      items: items.map((it, i) => ({ it, i })),
-      id: (x) => x.it.id,
+      items,
+      id: (it) => it.id,
       schema,
       batchSize: p.batchSize,
       chunkSize: p.batchSize * 2,
-      batchFn: (_xs, indices) => embed(indices),
-      fn: async (_x, i) => (await embed([i]))[0],
+      worker: { module: item, factory: 'createEmbed', config: { model: ctx.inputs.encoder.meta.config as unknown as import('../src/model/index.ts').ModelConfig, dim: D } },
     });
     if (res.errors.length) ctx.log.warn(`${res.errors.length} image(s) failed and are left out (table images_errors); first: ${res.errors[0].item}: ${res.errors[0].message}`);
 
@@ -135,7 +121,7 @@ export default {
       'concepts',
       tableFromRows(text.concepts.map((name, c) => ({ concept: c, name, category: text.categories[c], embedding: text.embedding.subarray(c * D, (c + 1) * D) })), cschema),
     );
-    ctx.out.meta('clip', { dim: D, images: res.table.numRows, concepts: text.concepts.length, encoder: model.info.id } as Json);
+    ctx.out.meta('clip', { dim: D, images: items.length - res.errors.length, concepts: text.concepts.length, encoder: model.info.id } as Json);
     ctx.out.meta('dataset', ctx.inputs.dataset.meta.dataset as Json);
     ctx.out.meta('backend', model.info.backend);
   },

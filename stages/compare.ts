@@ -73,7 +73,7 @@ export default {
     charts: { description: 'charts/iou_<method>_<layer>.svg: per-image IoU with LIME, best first (charts/lime_gt_iou.svg without CAMs)', type: 'files' },
   },
   async run(ctx) {
-    const { computeCompare, perImageSchema, summarySchema, ruleText, camName } = await import('../src/explain/compare.ts');
+    const { finishCompare, perImageSchema, summarySchema, ruleText, camName } = await import('../src/explain/compare.ts');
     const { tableFromRows } = await import('../src/arrow/io.ts');
     const { barChart } = await import('../src/viz/svg.ts');
     const p = ctx.params;
@@ -85,114 +85,131 @@ export default {
     }
     if (camsIn && !camsIn.tables.includes('cams')) throw new ConfigError(`input 'cams' (stage '${camsIn.stageId}', kind ${camsIn.kind}) has no table 'cams': is it a cam stage?`);
 
-    // LIME: explanations (every label) and segment maps.
-    const ex = await limeIn.table('explanations');
-    const sg = await limeIn.table('segments');
-    const segments = new Map<string, Int32Array>();
-    let H = 0, W = 0;
-    {
-      const ids = sg.getChild('id')!, hs = sg.getChild('height')!, ws = sg.getChild('width')!, ss = sg.getChild('segments')!;
-      for (let r = 0; r < sg.numRows; r++) {
-        segments.set(ids.get(r) as string, Int32Array.from((ss.get(r) as { toArray(): Int32Array }).toArray()));
-        H = hs.get(r) as number;
-        W = ws.get(r) as number;
-      }
-    }
-    const col = (t: typeof ex, n: string) => {
-      const c = t.getChild(n);
-      if (!c) throw new ConfigError(`stage '${limeIn.stageId}': table explanations has no column '${n}'`);
-      return c;
+    // The tables are read one record batch at a time, image by image, in the LIME stage's image order (bounded memory).
+    const { BatchCursor } = await import('../src/arrow/io.ts');
+    const needColumns = (cur: import('../src/arrow/io.ts').BatchCursor, stage: string, table: string, names: string[]) => {
+      for (const n of names) if (cur.schema && !cur.schema.fields.some((f) => f.name === n)) throw new ConfigError(`stage '${stage}': table ${table} has no column '${n}'`);
     };
-    const lime = [];
-    {
-      const c = Object.fromEntries(['id', 'index', 'label', 'label_name', 'rank', 'n_segments', 'mask', 'local_exp_segments', 'local_exp_weights'].map((n) => [n, col(ex, n)]));
-      for (let r = 0; r < ex.numRows; r++) {
-        lime.push({
-          id: c.id.get(r) as string,
-          index: c.index.get(r) as number,
-          label: c.label.get(r) as number,
-          labelName: (c.label_name.get(r) as string | null) ?? null,
-          rank: c.rank.get(r) as number,
-          nSegments: c.n_segments.get(r) as number,
-          mask: (c.mask.get(r) as { toArray(): Int8Array }).toArray(),
-          segIds: (c.local_exp_segments.get(r) as { toArray(): Int32Array }).toArray(),
-          weights: (c.local_exp_weights.get(r) as { toArray(): Float64Array }).toArray(),
-        });
-      }
+    const exCur = await BatchCursor.over(() => limeIn.batches('explanations'), 'id');
+    needColumns(exCur, limeIn.stageId, 'explanations', ['id', 'index', 'label', 'label_name', 'rank', 'n_segments', 'mask', 'local_exp_segments', 'local_exp_weights']);
+    const segCur = await BatchCursor.over(() => limeIn.batches('segments'), 'id');
+    if (exCur.keys.size === 0) throw new Error(`stage '${limeIn.stageId}' explained no image`);
+    let H = 0, W = 0;
+    for await (const b of limeIn.batches('segments')) {
+      if (!b.numRows) continue;
+      H = b.getChild('height')!.get(0) as number;
+      W = b.getChild('width')!.get(0) as number;
+      break;
     }
-    if (lime.length === 0) throw new Error(`stage '${limeIn.stageId}' explained no image`);
-    if (!W) W = Math.round(Math.sqrt(lime[0].mask.length));
 
-    // CAMs (filtered).
-    const cams = [];
+    // CAMs: which methods/layers the table has and which are wanted.
     const { canonicalMethod } = await import('../src/algo/cam/methods.ts');
     const norm = (x: string) => canonicalMethod(x) ?? x.toLowerCase();
     const want = (list: string[] | undefined, v: string) => !list || list.some((x) => norm(x) === norm(v) || x === v);
+    let camCur: import('../src/arrow/io.ts').BatchCursor | undefined;
+    const cams = new Set<string>();
     if (camsIn) {
-      const t = await camsIn.table('cams');
-      const c = Object.fromEntries(['image', 'index', 'method', 'layer', 'target', 'target_name', 'label', 'width', 'cam'].map((n) => {
-        const v = t.getChild(n);
-        if (!v) throw new ConfigError(`stage '${camsIn.stageId}': table cams has no column '${n}'`);
-        return [n, v];
-      }));
+      camCur = await BatchCursor.over(() => camsIn.batches('cams'), 'image');
+      needColumns(camCur, camsIn.stageId, 'cams', ['image', 'index', 'method', 'layer', 'target', 'target_name', 'label', 'width', 'cam']);
       const seen = { methods: new Set<string>(), layers: new Set<string>() };
-      for (let r = 0; r < t.numRows; r++) {
-        const method = c.method.get(r) as string, layer = c.layer.get(r) as string;
-        seen.methods.add(method);
-        seen.layers.add(layer);
-        if (!want(p.methods, method) || !want(p.layers, layer)) continue;
-        const w = c.width.get(r) as number;
-        if (w !== W) throw new ConfigError(`the CAMs of stage '${camsIn.stageId}' are ${w} pixels wide, the LIME masks of '${limeIn.stageId}' ${W}: run both on the same model input size`);
-        cams.push({
-          image: c.image.get(r) as string,
-          index: c.index.get(r) as number,
-          method,
-          layer,
-          target: c.target.get(r) as number,
-          targetName: c.target_name.get(r) as string,
-          label: (c.label.get(r) as string | null) ?? null,
-          cam: (c.cam.get(r) as { toArray(): Float32Array }).toArray(),
-        });
+      for await (const b of camsIn.batches('cams')) {
+        for (let r = 0; r < b.numRows; r++) {
+          const method = b.getChild('method')!.get(r) as string, layer = b.getChild('layer')!.get(r) as string;
+          seen.methods.add(method);
+          seen.layers.add(layer);
+          if (want(p.methods, method) && want(p.layers, layer)) cams.add(camName(method, layer));
+        }
       }
-      if (cams.length === 0) {
+      if (cams.size === 0) {
         throw new ConfigError(`no CAM of stage '${camsIn.stageId}' matches methods ${JSON.stringify(p.methods ?? 'all')} / layers ${JSON.stringify(p.layers ?? 'all')}`, {
           path: `stages.${ctx.stageId}.params.${p.methods ? 'methods' : 'layers'}`,
           suggestion: `the table has methods ${[...seen.methods].join(', ')} and layers ${[...seen.layers].join(', ')}`,
         });
       }
     }
+    // The images compared: LIME's (those with CAMs, when there are CAMs), in LIME's order.
+    const camIds = camCur?.keys;
+    const ids = [...exCur.keys].filter((id) => !camIds || camIds.has(id));
 
-    // Ground-truth masks at the explanations' resolution, with the LIME stage's image fit.
-    const gt = new Map<string, Uint8Array>();
+    // Ground-truth masks come from the dataset items (loaded per image, at the explanations' resolution, with the LIME
+    // stage's image fit; a non-lime upstream without params.image: stretch).
+    let byId: Map<string, import('../src/data/index.ts').DatasetItem> | undefined;
     if (imagesIn) {
-      const { openDataset, refFromMeta, loadItemMask } = await import('../src/data/index.ts');
-      // a non-lime upstream without params.image: stretch
-      const image = ((limeIn.params as { image?: { fit?: 'stretch' | 'center-crop'; resize?: number } } | null)?.image ?? {}) as { fit?: 'stretch' | 'center-crop'; resize?: number };
+      const { openDataset, refFromMeta } = await import('../src/data/index.ts');
       const ds = await openDataset(refFromMeta(imagesIn.meta, imagesIn.stageId), { baseDir: ctx.projectRoot });
-      const byId = new Map(ds.items.map((it) => [it.id, it]));
-      const ids = new Set(lime.map((r) => r.id));
-      let done = 0;
-      for (const id of ids) {
-        const it = byId.get(id);
-        if (it) {
-          const m = await loadItemMask(it, H || W, W, { fit: image.fit ?? 'stretch', resize: image.resize });
-          if (m) gt.set(id, m);
-        }
-        ctx.progress(++done, ids.size, 'masks');
-      }
-      if (gt.size === 0) ctx.log.warn(`dataset of stage '${imagesIn.stageId}' has no ground-truth masks for these images: no comparison with ground truth`);
+      byId = new Map(ds.items.map((it) => [it.id, it]));
     }
-
-    const res = computeCompare({
+    const image = ((limeIn.params as { image?: { fit?: 'stretch' | 'center-crop'; resize?: number } } | null)?.image ?? {}) as { fit?: 'stretch' | 'center-crop'; resize?: number };
+    const arr = <T>(v: unknown) => (v as { toArray(): T }).toArray();
+    const item = await import('../src/explain/compare-item.ts');
+    const config: import('../src/explain/compare-item.ts').CompareItemConfig = {
       width: W,
-      cams,
-      lime,
-      segments,
-      gt,
+      height: H || W,
       binarize: p.binarize,
       limeLabel: p.lime_label,
       pointingTolerance: p.pointing_tolerance,
+      withCams: Boolean(camsIn),
+      maskOpts: { fit: image.fit ?? 'stretch', resize: image.resize },
+    };
+    const mapped = await ctx.map({
+      table: 'per_image',
+      output: false, // ranked over all images below, then written
+      items: ids,
+      id: (id) => id,
+      schema: perImageSchema,
+      worker: {
+        module: item,
+        factory: 'createCompare',
+        config,
+        prepare: async (id): Promise<import('../src/explain/compare-item.ts').CompareItem> => {
+          const lime = (await exCur.rows(id)).map(({ batch: b, row: r }) => ({
+            id,
+            index: b.getChild('index')!.get(r) as number,
+            label: b.getChild('label')!.get(r) as number,
+            labelName: (b.getChild('label_name')!.get(r) as string | null) ?? null,
+            rank: b.getChild('rank')!.get(r) as number,
+            nSegments: b.getChild('n_segments')!.get(r) as number,
+            mask: arr<Int8Array>(b.getChild('mask')!.get(r)),
+            segIds: arr<Int32Array>(b.getChild('local_exp_segments')!.get(r)),
+            weights: arr<Float64Array>(b.getChild('local_exp_weights')!.get(r)),
+          }));
+          const seg = await segCur.get(id);
+          const camRows = [];
+          for (const { batch: b, row: r } of camCur ? await camCur.rows(id) : []) {
+            const method = b.getChild('method')!.get(r) as string, layer = b.getChild('layer')!.get(r) as string;
+            if (!cams.has(camName(method, layer))) continue;
+            const w = b.getChild('width')!.get(r) as number;
+            if (w !== W) throw new ConfigError(`the CAMs of stage '${camsIn!.stageId}' are ${w} pixels wide, the LIME masks of '${limeIn.stageId}' ${W}: run both on the same model input size`);
+            camRows.push({
+              image: id,
+              index: b.getChild('index')!.get(r) as number,
+              method,
+              layer,
+              target: b.getChild('target')!.get(r) as number,
+              targetName: b.getChild('target_name')!.get(r) as string,
+              label: (b.getChild('label')!.get(r) as string | null) ?? null,
+              cam: arr<Float32Array>(b.getChild('cam')!.get(r)),
+            });
+          }
+          return {
+            id,
+            lime,
+            cams: camRows,
+            ...(seg ? { segments: Int32Array.from(arr<Int32Array>(seg.batch.getChild('segments')!.get(seg.row))) } : {}),
+            ...(byId?.has(id) ? { item: byId.get(id) } : {}),
+          };
+        },
+      },
     });
+    for (const c of [exCur, segCur, camCur]) await c?.close();
+    if (mapped.errors.length === ids.length && ids.length) throw new Error(`every image failed; first: ${mapped.errors[0].item}: ${mapped.errors[0].message}`);
+    if (mapped.errors.length) ctx.log.warn(`${mapped.errors.length} image(s) failed (table per_image_errors); first: ${mapped.errors[0].item}: ${mapped.errors[0].message}`);
+    const withGt = mapped.sums.with_gt ?? 0;
+    if (imagesIn && withGt === 0) ctx.log.warn(`dataset of stage '${imagesIn.stageId}' has no ground-truth masks for these images: no comparison with ground truth`);
+    // the rows are scalars: all of them in memory for the ranks and the summary (the maps never are)
+    const rows: Record<string, unknown>[] = [];
+    for await (const b of mapped.batches()) for (const r of b) rows.push(r.toJSON());
+    const res = finishCompare(rows, p.binarize);
     await ctx.out.table('per_image', tableFromRows(res.perImage, perImageSchema));
     await ctx.out.table('summary', tableFromRows(res.summary, summarySchema));
 
@@ -212,7 +229,7 @@ export default {
         await ctx.out.file(rel, barChart({ title: `IoU of ${name} (${ruleText(p.binarize).split(' (')[0]}) with LIME per image`, labels: rows.map((r) => shortId(r.image as string)), values: rows.map((r) => r.iou as number), yLabel: 'IoU' }));
         charts.push(rel);
       }
-      if (names.length === 0 && gt.size) {
+      if (names.length === 0 && withGt) {
         const rows = bars(res.perImage, 'lime_gt_iou');
         await ctx.out.file('charts/lime_gt_iou.svg', barChart({ title: 'IoU of the LIME mask with ground truth per image', labels: rows.map((r) => shortId(r.image as string)), values: rows.map((r) => r.lime_gt_iou as number), yLabel: 'IoU' }));
         charts.push('charts/lime_gt_iou.svg');
@@ -225,8 +242,8 @@ export default {
     }
     ctx.out.meta('binarize', { ...p.binarize, text: ruleText(p.binarize) } as unknown as Json);
     ctx.out.meta('images', new Set(res.perImage.map((r) => r.image)).size);
-    ctx.out.meta('with_gt', gt.size);
-    ctx.out.meta('cams', [...new Set(cams.map((c) => camName(c.method, c.layer)))]);
+    ctx.out.meta('with_gt', withGt);
+    ctx.out.meta('cams', [...new Set(res.perImage.filter((r) => r.method !== null).map((r) => camName(r.method as string, r.layer as string)))]);
     ctx.out.meta('extremes', res.extremes as unknown as Json);
     ctx.out.meta('metrics', res.metrics);
     ctx.out.meta('charts', charts);

@@ -209,7 +209,7 @@ export default {
   async run(ctx) {
     const { openUpstreamModel } = await import('../src/model/index.ts');
     const { openDataset, refFromMeta } = await import('../src/data/index.ts');
-    const { tableFromRows } = await import('../src/arrow/io.ts');
+    const { BatchCursor, tableFromRows } = await import('../src/arrow/io.ts');
     const c = await import('../src/explain/lime.ts');
     const p = ctx.params;
     const modelIn = ctx.inputs.model as UpstreamOutputs;
@@ -249,19 +249,14 @@ export default {
       schema: c.segmentsSchema(H, W),
       worker: { module: item, factory: 'createSegments', config },
     });
-    // segment maps are read from the table on demand (it holds every image's, resumed ones included)
-    const segRow = new Map<string, number>();
-    const st = segRes.table;
-    for (let r = 0; r < st.numRows; r++) segRow.set(st.getChild('id')!.get(r) as string, r);
-    const segOf = (id: string) => {
-      const r = segRow.get(id);
-      if (r === undefined) return undefined;
-      return {
-        segments: Int32Array.from((st.getChild('segments')!.get(r) as { toArray(): Int32Array }).toArray()),
-        nSegments: st.getChild('n_segments')!.get(r) as number,
-        randomSeed: st.getChild('random_seed')!.get(r) as number,
+    // segment maps are read from the table on demand, one record batch at a time, in item order (bounded memory)
+    const segAt = (at: { batch: import('apache-arrow').RecordBatch; row: number } | undefined) =>
+      at && {
+        segments: Int32Array.from((at.batch.getChild('segments')!.get(at.row) as { toArray(): Int32Array }).toArray()),
+        nSegments: at.batch.getChild('n_segments')!.get(at.row) as number,
+        randomSeed: at.batch.getChild('random_seed')!.get(at.row) as number,
       };
-    };
+    const segCursor = await BatchCursor.over(() => segRes.batches(), 'id');
 
     // 2. explanations (one row per image × label)
     const res = await ctx.map({
@@ -269,21 +264,42 @@ export default {
       items,
       id: (it) => it.id,
       schema: c.explanationsSchema(H, W),
-      worker: { module: item, factory: 'createExplain', config, prepare: (it) => ({ it, seg: segOf(it.id) }) },
+      worker: { module: item, factory: 'createExplain', config, prepare: async (it) => ({ it, seg: segAt(await segCursor.get(it.id)) }) },
     });
     if (res.errors.length === items.length) throw new Error(`every image failed; first: ${res.errors[0].item}: ${res.errors[0].message}`);
     if (res.errors.length) ctx.log.warn(`${res.errors.length} image(s) failed (table explanations_errors); first: ${res.errors[0].item}: ${res.errors[0].message}`);
 
-    // 3. the long weights table, derived from the explanations
-    await ctx.out.table('weights', tableFromRows(c.weightsRows(res.table, (id) => segOf(id)?.segments), c.weightsSchema));
+    await segCursor.close();
 
-    // summary
-    const t = res.table;
-    const col = (n: string) => t.getChild(n)!;
-    const rank0: number[] = [];
-    for (let r = 0; r < t.numRows; r++) if (col('rank').get(r) === 0) rank0.push(r);
+    // 3. the long weights table, derived from the explanations batch by batch
+    const { Table } = await import('apache-arrow');
+    const weightsSegs = await BatchCursor.over(() => segRes.batches(), 'id');
+    await ctx.out.tableParts(
+      'weights',
+      c.weightsSchema,
+      (async function* () {
+        for await (const b of res.batches()) {
+          const t = new Table(b);
+          const maps = new Map<string, Int32Array | undefined>();
+          const ids = t.getChild('id')!;
+          for (let r = 0; r < t.numRows; r++) {
+            const id = ids.get(r) as string;
+            if (!maps.has(id)) maps.set(id, segAt(await weightsSegs.get(id))?.segments);
+          }
+          yield tableFromRows(c.weightsRows(t, (id) => maps.get(id)), c.weightsSchema);
+        }
+      })(),
+    );
+
+    // summary (the top label's row of each image)
+    const rank0: Record<string, number | null>[] = [];
+    const wanted = ['samples', 'n_segments', 'score', 'gt_iou', 'gt_iou_chance'];
+    for await (const b of res.batches()) {
+      const rank = b.getChild('rank')!;
+      for (let r = 0; r < b.numRows; r++) if (rank.get(r) === 0) rank0.push(Object.fromEntries(wanted.map((n) => [n, b.getChild(n)!.get(r) as number | null])));
+    }
     const mean = (name: string) => {
-      const v = rank0.map((r) => col(name).get(r) as number | null).filter((x): x is number => x !== null && Number.isFinite(x));
+      const v = rank0.map((r) => r[name]).filter((x): x is number => x !== null && Number.isFinite(x));
       return v.length ? Math.round((v.reduce((s, x) => s + x, 0) / v.length) * 1e4) / 1e4 : null;
     };
     const summary: Record<string, Json> = {

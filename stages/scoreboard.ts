@@ -85,18 +85,20 @@ export default {
     if (p.against === 'cam' && !cmpIn) throw new ConfigError(`against: cam needs the 'compare' input (a compare stage with CAMs)`, { path: `stages.${ctx.stageId}.inputs` });
 
     // Per image (LIME's top label): time, and gt_iou as the lime stage computed it.
-    const ex = await limeIn.table('explanations');
-    const get = (n: string) => {
-      const c = ex.getChild(n);
-      if (!c) throw new ConfigError(`stage '${limeIn.stageId}': table explanations has no column '${n}'`);
-      return c;
-    };
-    const ids = get('id'), rank = get('rank'), samples = get('samples'), gtIou = ex.getChild('gt_iou');
+    // (read one record batch at a time: the explanations hold a mask per row)
     const images = new Map<string, { samples: number; gt: number | null; cam: number | null }>();
-    for (let r = 0; r < ex.numRows; r++) {
-      if (rank.get(r) !== 0) continue;
-      const g = gtIou?.get(r) as number | null | undefined;
-      images.set(ids.get(r) as string, { samples: Number(samples.get(r)), gt: g ?? null, cam: null });
+    for await (const b of limeIn.batches('explanations')) {
+      const get = (n: string) => {
+        const c = b.getChild(n);
+        if (!c) throw new ConfigError(`stage '${limeIn.stageId}': table explanations has no column '${n}'`);
+        return c;
+      };
+      const ids = get('id'), rank = get('rank'), samples = get('samples'), gtIou = b.getChild('gt_iou');
+      for (let r = 0; r < b.numRows; r++) {
+        if (rank.get(r) !== 0) continue;
+        const g = gtIou?.get(r) as number | null | undefined;
+        images.set(ids.get(r) as string, { samples: Number(samples.get(r)), gt: g ?? null, cam: null });
+      }
     }
 
     // From compare: LIME vs GT (same numbers as gt_iou, but for the label compared) and LIME vs the chosen CAM.

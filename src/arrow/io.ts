@@ -43,6 +43,135 @@ export async function* readArrowBatches(path: string): AsyncGenerator<RecordBatc
   }
 }
 
+type At = { batch: RecordBatch; row: number };
+
+/**
+ * Rows of a table looked up by a key column while reading its record batches one at a time (bounded memory), for
+ * tables whose rows of one key are consecutive (as ctx.map writes them: an item's rows together) asked in the table's
+ * order. A table not grouped so, or a key asked out of order, falls back to an index of the whole table in memory.
+ * Calls are served one after another in the order they were made.
+ */
+export class BatchCursor {
+  private it: AsyncIterator<RecordBatch> | undefined;
+  private batch: RecordBatch | undefined;
+  private row = 0; // next row of `batch` to look at
+  private last = -1; // ordinal of the last key served
+  private index: Map<string, At[]> | undefined; // the fallback
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    private readonly open: () => AsyncIterable<RecordBatch>,
+    private readonly key: string,
+    /** Key → its ordinal in the table (first appearance). */
+    private readonly order: Map<string, number>,
+    private readonly grouped: boolean,
+    /** The table's schema (undefined when it has no batch). */
+    readonly schema: Schema | undefined,
+  ) {}
+
+  /** Scans the key column once (only the keys are kept), then serves lookups from a second pass. */
+  static async over(open: () => AsyncIterable<RecordBatch>, key: string): Promise<BatchCursor> {
+    const order = new Map<string, number>();
+    let schema: Schema | undefined;
+    let grouped = true;
+    let prev: string | undefined;
+    for await (const b of open()) {
+      schema ??= b.schema;
+      const c = b.getChild(key);
+      if (!c) throw new Error(`table has no column '${key}'`);
+      for (let r = 0; r < b.numRows; r++) {
+        const k = String(c.get(r));
+        if (k !== prev && order.has(k)) grouped = false;
+        if (!order.has(k)) order.set(k, order.size);
+        prev = k;
+      }
+    }
+    return new BatchCursor(open, key, order, grouped, schema);
+  }
+
+  /** The keys, in the table's order. */
+  get keys(): ReadonlySet<string> {
+    return new Set(this.order.keys());
+  }
+
+  /** The batch and row of `k`'s first row, or undefined when the table has no such row. */
+  async get(k: string): Promise<At | undefined> {
+    return (await this.rows(k))[0];
+  }
+
+  /** Every row of `k`, in table order. */
+  rows(k: string): Promise<At[]> {
+    const p = this.queue.then(() => this.seek(k));
+    this.queue = p.catch(() => {});
+    return p;
+  }
+
+  /** The current row, loading the next batch when this one is used up; false at the end. */
+  private async current(): Promise<boolean> {
+    this.it ??= this.open()[Symbol.asyncIterator]();
+    while (!this.batch || this.row >= this.batch.numRows) {
+      const n = await this.it.next();
+      if (n.done) return false;
+      this.batch = n.value;
+      this.row = 0;
+    }
+    return true;
+  }
+
+  private async seek(k: string): Promise<At[]> {
+    const ord = this.order.get(k);
+    if (ord === undefined) return [];
+    if (this.index || !this.grouped || ord < this.last) {
+      if (!this.index) {
+        await this.close();
+        this.index = new Map();
+        for await (const b of this.open()) {
+          const c = b.getChild(this.key)!;
+          for (let r = 0; r < b.numRows; r++) {
+            const key = String(c.get(r));
+            const l = this.index.get(key) ?? [];
+            l.push({ batch: b, row: r });
+            this.index.set(key, l);
+          }
+        }
+      }
+      return this.index.get(k) ?? [];
+    }
+    this.last = ord;
+    const keyAt = () => String(this.batch!.getChild(this.key)!.get(this.row));
+    for (;;) {
+      if (!(await this.current())) return [];
+      if (keyAt() === k) break;
+      this.row++;
+    }
+    const out: At[] = [];
+    while ((await this.current()) && keyAt() === k) out.push({ batch: this.batch!, row: this.row++ });
+    return out;
+  }
+
+  async close(): Promise<void> {
+    await this.it?.return?.();
+    this.it = undefined;
+  }
+}
+
+/**
+ * The first `limit` rows of an Arrow IPC file (whole record batches, read one at a time) and its row count (the rest
+ * of the batches are counted and dropped): memory bounded by `limit`, not by the file.
+ */
+export async function readArrowHead(path: string, limit: number): Promise<{ head: Table; rows: number }> {
+  const kept: RecordBatch[] = [];
+  let rows = 0;
+  let schema: Schema | undefined;
+  for await (const b of readArrowBatches(path)) {
+    schema ??= b.schema;
+    if (rows < limit) kept.push(b);
+    rows += b.numRows;
+  }
+  if (!schema) return { head: readArrowFile(path), rows: 0 }; // no batch: the (small) file holds just the schema
+  return { head: kept.length ? new Table(kept) : new Table(schema), rows };
+}
+
 /** Reads only the schema and row count of an Arrow IPC file. */
 export function arrowFileInfo(path: string): { schema: Schema; rows: number } {
   const t = readArrowFile(path);
@@ -208,11 +337,15 @@ export function formatSchema(schema: Schema): string {
   return lines.join('\n');
 }
 
-/** Schema, row count and the first rows as an aligned text table. */
-export function formatTable(table: Table, opts: FormatOptions = {}): string {
+/**
+ * Schema, row count and the first rows as an aligned text table. `totalRows`: the whole table's row count when `table`
+ * holds only its first rows (readArrowHead).
+ */
+export function formatTable(table: Table, opts: FormatOptions & { totalRows?: number } = {}): string {
   const t = selectColumns(table, opts.columns);
   const width = opts.width ?? 40;
   const limit = Math.min(t.numRows, opts.limit ?? 20);
+  const total = opts.totalRows ?? t.numRows;
   const names = t.schema.fields.map((f) => f.name);
   const cols = names.map((name) => t.getChild(name)!);
   const grid: string[][] = [names];
@@ -220,11 +353,11 @@ export function formatTable(table: Table, opts: FormatOptions = {}): string {
   const widths = names.map((_, j) => Math.max(...grid.map((r) => r[j].length)));
   const numeric = t.schema.fields.map((f) => DataType.isInt(f.type) || DataType.isFloat(f.type));
   const line = (r: string[]) => r.map((c, j) => (numeric[j] ? c.padStart(widths[j]) : c.padEnd(widths[j]))).join('  ').trimEnd();
-  const out = [`schema (${t.numRows} rows):`, formatSchema(t.schema), ''];
+  const out = [`schema (${total} rows):`, formatSchema(t.schema), ''];
   if (names.length) {
     out.push(line(grid[0]), widths.map((w) => '─'.repeat(w)).join('  '));
     for (const r of grid.slice(1)) out.push(line(r));
   }
-  if (limit < t.numRows) out.push(`… ${t.numRows - limit} more rows (--limit N)`);
+  if (limit < total) out.push(`… ${total - limit} more rows (--limit N)`);
   return out.join('\n') + '\n';
 }

@@ -7,7 +7,7 @@ import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, renameSync
 import { open, rename, rm, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join, sep } from 'node:path';
-import type { Table } from 'apache-arrow';
+import type { RecordBatch, Table } from 'apache-arrow';
 import { listFiles, type HashMemo } from './fingerprint.ts';
 import type { Json } from './types.ts';
 
@@ -132,6 +132,13 @@ export class CacheEntry {
     if (!p) throw new Error(`stage '${this.stageId}' (${this.kind}) has no table '${name}' (tables: ${this.tables.join(', ') || 'none'})`);
     const { readArrowFile } = await import('../arrow/io.ts');
     return readArrowFile(p);
+  }
+  /** Table `name`'s record batches, read one at a time (throws naming the entry's tables when absent). */
+  async *batches(name: string): AsyncGenerator<RecordBatch> {
+    const p = this.tablePath(name);
+    if (!p) throw new Error(`stage '${this.stageId}' (${this.kind}) has no table '${name}' (tables: ${this.tables.join(', ') || 'none'})`);
+    const { readArrowBatches } = await import('../arrow/io.ts');
+    yield* readArrowBatches(p);
   }
   /** Absolute path of one of its files (relative name as written); undefined when absent. */
   file(rel: string): string | undefined {

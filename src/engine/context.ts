@@ -3,7 +3,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { open, rename, writeFile, type FileHandle } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize, resolve } from 'node:path';
-import type { Schema, Table } from 'apache-arrow';
+import type { RecordBatch, Schema, Table } from 'apache-arrow';
 import { StageError } from './errors.ts';
 import { MANIFEST, type CacheEntry, type ItemTiming, type MapStats } from './cache.ts';
 import type { EventBus } from './events.ts';
@@ -20,6 +20,7 @@ export function upstreamOutputs(stageId: string, e: CacheEntry): UpstreamOutputs
     dir: e.dir,
     tables: e.tables,
     table: (name: string) => e.table(name),
+    batches: (name: string) => e.batches(name),
     file(name: string): string {
       const p = e.file(name);
       if (!p) throw new Error(`stage '${stageId}' has no file '${name}'`);
@@ -128,7 +129,7 @@ export function makeContext(init: ContextInit): { ctx: StageContext; collected: 
    * Writes a table from parts (tables of `schema`, read one at a time: the whole is never in memory) as one IPC file,
    * the bytes of writeTable of the parts concatenated; returns its path.
    */
-  const writeTableParts = async (name: string, schema: Schema, parts: Iterable<Table>): Promise<string> => {
+  const writeTableParts = async (name: string, schema: Schema, parts: Iterable<Table | RecordBatch> | AsyncIterable<Table | RecordBatch>): Promise<string> => {
     checkName(name);
     const { conformSchema } = await import('../arrow/conventions.ts');
     const { AsyncByteQueue, RecordBatch, RecordBatchFileWriter, Table } = await import('apache-arrow');
@@ -148,8 +149,8 @@ export function makeContext(init: ContextInit): { ctx: StageContext; collected: 
       const writer = new RecordBatchFileWriter();
       writer.reset(new Sink()); // the schema goes out with the first batch
       let started = false;
-      for (const part of parts) {
-        for (const b of part.batches) {
+      for await (const part of parts) {
+        for (const b of part instanceof RecordBatch ? [part] : part.batches) {
           if (b.numRows === 0) continue;
           writer.write(new RecordBatch(s, b.data));
           started = true;
@@ -166,6 +167,9 @@ export function makeContext(init: ContextInit): { ctx: StageContext; collected: 
   };
   const out: OutputWriter = {
     table: writeTable,
+    async tableParts(name, schema, parts) {
+      await writeTableParts(name, schema, parts);
+    },
     async file(relPath, data) {
       await writeAtomic(join(outDir, safeRel(stageId, relPath)), data);
     },

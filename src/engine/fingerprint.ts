@@ -42,6 +42,8 @@ interface MemoEntry {
 }
 
 /** sha256 of files memoised by absolute path + size + mtime. */
+let saves = 0;
+
 export class HashMemo {
   private entries: Record<string, MemoEntry> = {};
   private dirty = false;
@@ -88,7 +90,7 @@ export class HashMemo {
 
   async save(): Promise<void> {
     if (!this.dirty) return;
-    const tmp = `${this.file}.${process.pid}.tmp`;
+    const tmp = `${this.file}.${process.pid}.${++saves}.tmp`; // unique: runs at once in one process (a sweep's session) save too
     await writeFile(tmp, JSON.stringify(this.entries));
     await rename(tmp, this.file);
     this.dirty = false;

@@ -115,7 +115,7 @@ async function executor<I>(opts: MapOptions<I>, env: MapEnv, nUnits: number): Pr
   const now = env.now ?? (() => performance.now());
   const aborted = () => env.signal.aborted;
   const w = opts.worker;
-  const prepared = (unit: number[]) => unit.map((i) => (w?.prepare ? w.prepare(opts.items[i], i) : opts.items[i]));
+  const prepared = (unit: number[]) => Promise.all(unit.map((i) => (w?.prepare ? w.prepare(opts.items[i], i) : opts.items[i])));
   if (w && env.queue) {
     const { QueueExecutor } = await import('./queue.ts');
     const q = new QueueExecutor(env.queue, w, join(env.dir, opts.table), env.projectRoot ?? process.cwd());
@@ -127,7 +127,7 @@ async function executor<I>(opts: MapOptions<I>, env: MapEnv, nUnits: number): Pr
     const onAbort = () => q.fail(abortError(env.signal));
     env.signal.addEventListener('abort', onAbort, { once: true });
     return {
-      run: (unit) => q.run(prepared(unit), unit),
+      run: async (unit) => q.run(await prepared(unit), unit),
       concurrency: q.concurrency,
       close: async () => {
         env.signal.removeEventListener('abort', onAbort);
@@ -141,7 +141,7 @@ async function executor<I>(opts: MapOptions<I>, env: MapEnv, nUnits: number): Pr
     const onAbort = () => pool.abort(abortError(env.signal));
     env.signal.addEventListener('abort', onAbort, { once: true });
     return {
-      run: (unit) => pool.run(prepared(unit), unit),
+      run: async (unit) => pool.run(await prepared(unit), unit),
       concurrency: 2 * size,
       close: async () => {
         env.signal.removeEventListener('abort', onAbort);
@@ -162,7 +162,7 @@ async function executor<I>(opts: MapOptions<I>, env: MapEnv, nUnits: number): Pr
   return {
     async run(unit) {
       try {
-        return await runUnit(runner, prepared(unit), unit, { now, aborted });
+        return await runUnit(runner, await prepared(unit), unit, { now, aborted });
       } catch (e) {
         throw aborted() ? abortError(env.signal) : e;
       }
@@ -360,16 +360,20 @@ export async function runMap<I>(opts: MapOptions<I>, env: MapEnv): Promise<MapRe
   const ordered = [...records.entries()].sort(([x], [y]) => x - y);
 
   // The final table: the chunks streamed into one file, one chunk in memory at a time; MapResult.table reads the file
-  // when (and only if) the stage asks for it.
-  const parts = function* () {
-    for (const [lo] of ordered) yield readArrowFile(join(dir, `${chunkName(lo)}.arrow`));
-  };
+  // when (and only if) the stage asks for it. An intermediate (output: false) is read from the chunks themselves
+  // (kept in the work dir while the stage runs).
+  const chunkFiles = ordered.map(([lo]) => join(dir, `${chunkName(lo)}.arrow`));
   let written: string | undefined;
   let whole: Table | undefined;
-  if (env.writeTableParts) written = await env.writeTableParts(opts.table, opts.schema, parts());
-  else {
-    whole = concatTables([...parts()], opts.schema);
-    await env.writeTable(opts.table, whole);
+  if (opts.output !== false) {
+    const parts = function* () {
+      for (const f of chunkFiles) yield readArrowFile(f); // one chunk in memory at a time
+    };
+    if (env.writeTableParts) written = await env.writeTableParts(opts.table, opts.schema, parts());
+    else {
+      whole = concatTables([...parts()], opts.schema);
+      await env.writeTable(opts.table, whole);
+    }
   }
   const errs = ordered.flatMap(([, r]) => r.errors);
   await env.writeTable(`${opts.table}_errors`, tableFromRows(errs, errorsSchema));
@@ -377,11 +381,17 @@ export async function runMap<I>(opts: MapOptions<I>, env: MapEnv): Promise<MapRe
   const itemErrors: ItemError[] = errs.map((e) => ({ item: e.item, message: e.message }));
   return {
     get table() {
-      return (whole ??= readArrowFile(written!));
+      return (whole ??= written ? readArrowFile(written) : concatTables(chunkFiles.map((f) => readArrowFile(f)), opts.schema));
     },
-    batches: () => (written ? readArrowBatches(written) : (async function* () {
-      yield* whole!.batches;
-    })()),
+    batches: written
+      ? () => readArrowBatches(written!)
+      : whole
+        ? async function* () {
+            yield* whole!.batches;
+          }
+        : async function* () {
+            for (const f of chunkFiles) yield* readArrowBatches(f);
+          },
     computed,
     resumed,
     errors: itemErrors,

@@ -68,6 +68,9 @@ export class QueueExecutor {
     this.events = new QueueEvents(QUEUE_NAME, { connection });
     this.queue.on('error', () => {});
     this.events.on('error', () => {});
+    // every unit in flight waits on the events (job.waitUntilFinished adds a listener): not a leak
+    this.queue.setMaxListeners(0);
+    this.events.setMaxListeners(0);
     try {
       await this.ping();
       await this.events.waitUntilReady();

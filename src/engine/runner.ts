@@ -42,6 +42,29 @@ export interface RunOptions {
   latest?: boolean;
   /** Sweep facts recorded in the run record (`sweep` field). */
   sweep?: Json;
+  /** Runs executed at once in this process (`xai sweep --parallel`) share one session: see openRunSession. */
+  session?: RunSession;
+}
+
+type Executions = Map<string, { stageId: string; done: Promise<CacheEntry | undefined> }>;
+
+/**
+ * What runs executed at once in one process share: the artifacts lock (taken once, by the session) and the executions
+ * memoised by key, so two runs that need one entry (a sweep's common upstream stages) compute it once.
+ */
+export interface RunSession {
+  readonly executions: Executions;
+  /** One gate for all the runs: each stage records what computed beside it, whatever run it belonged to. */
+  readonly gate: ComputeGate;
+  /** One hash memo (artifacts/memo.json) for all the runs. */
+  readonly memo: HashMemo;
+  close(): void;
+}
+
+export async function openRunSession(root: string, command: string): Promise<RunSession> {
+  const store = new ArtifactStore(root);
+  const lk = await takeLock(`${store.dir}/lock`, command);
+  return { executions: new Map(), gate: new ComputeGate(), memo: new HashMemo(store.memoFile), close: () => lk.release() };
 }
 
 export interface RunResult {
@@ -145,21 +168,26 @@ export async function executePlan(plan: Plan, opts: RunOptions = {}): Promise<Ru
   const force = new Set(opts.force ?? []);
   const forced = (id: string) => force.has(id) || force.has('*');
   const argv = opts.argv ?? [];
-  const lk = await takeLock(`${store.dir}/lock`, `xai ${argv.join(' ')}`.trim(), {
-    wait: opts.wait,
-    onWait: opts.onWait,
-  });
+  const lk = opts.session
+    ? { release() {}, tookOver: undefined }
+    : await takeLock(`${store.dir}/lock`, `xai ${argv.join(' ')}`.trim(), {
+        wait: opts.wait,
+        onWait: opts.onWait,
+      });
   if (lk.tookOver) bus.emit({ type: 'stage-log', stageId: '-', level: 'warn', message: `took over a stale lock of pid ${lk.tookOver.pid} (started ${lk.tookOver.started})` });
-  const memo = new HashMemo(store.memoFile);
+  const memo = opts.session?.memo ?? new HashMemo(store.memoFile);
   const versions = toolVersions(root);
   const runId = opts.runId ?? newRunId();
   const t0 = Date.now();
   const started = new Date(t0).toISOString();
   const abort = new AbortController();
-  const gate = new ComputeGate();
+  // In a session, runs compute beside each other by design: no stage waits to compute alone (what computed beside it
+  // is recorded, as `<run id>/<stage>`).
+  const gate = opts.session?.gate ?? new ComputeGate();
+  const gateId = (id: string) => (opts.session ? `${runId}/${id}` : id);
   const timed = timedStages(plan);
   /** Executions memoised by key (as wireit's executor): two stages with one key compute once. */
-  const executions = new Map<string, { stageId: string; done: Promise<CacheEntry | undefined> }>();
+  const executions: Executions = opts.session?.executions ?? new Map();
   const onAbort = () => {
     abort.abort(new Error('interrupted'));
     gate.wake();
@@ -232,8 +260,8 @@ export async function executePlan(plan: Plan, opts: RunOptions = {}): Promise<Ru
         // A forced stage starts from scratch, except that an interrupted forced attempt resumes its own partial work.
         if (store.forcedWorkDir(kind, key)) bus.emit({ type: 'stage-log', stageId: st.id, level: 'info', message: 'resuming the partial work of an interrupted --force' });
       }
-      const alone = timed.has(st.id);
-      await gate.enter(st.id, alone, abort.signal);
+      const alone = timed.has(st.id) && !opts.session;
+      await gate.enter(gateId(st.id), alone, abort.signal);
       let beside: string[] = [];
       let entry: CacheEntry;
       const tc = Date.now();
@@ -264,7 +292,7 @@ export async function executePlan(plan: Plan, opts: RunOptions = {}): Promise<Ru
         try {
           await st.def.run(ctx);
         } finally {
-          beside = gate.leave(st.id);
+          beside = gate.leave(gateId(st.id));
         }
         if (abort.signal.aborted) throw abort.signal.reason;
         const seconds = (Date.now() - tc) / 1000;
@@ -295,7 +323,7 @@ export async function executePlan(plan: Plan, opts: RunOptions = {}): Promise<Ru
           versions,
         });
       } catch (e) {
-        gate.leave(st.id);
+        gate.leave(gateId(st.id));
         throw e;
       }
       manifests.set(st.id, entry);

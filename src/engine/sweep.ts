@@ -464,6 +464,12 @@ export interface SweepOptions {
   /** Passed to every combination's run (RunOptions.workers / queue). */
   workers?: number;
   queue?: string;
+  /**
+   * Combinations run at once (default 1). With `queue`, more than one spreads the combinations over the workers; the
+   * runs share the artifacts lock and their common stages (computed once), and each combination's LIME time is then
+   * measured beside the others'.
+   */
+  parallel?: number;
   signal?: AbortSignal;
   bus?: import('./events.ts').EventBus;
   argv?: string[];
@@ -546,28 +552,28 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
   const info = { pipeline: name, file: base.pipeline.file, sweep_id: sid, base_sets: baseSets, targets, collect: collect ?? null } as Record<string, Json>;
   if (opts.dryRun) return { pipeline: name, sweepId: sid, dir, keys, combos, results, front: [], targets, collect, interrupted: false, seconds: (Date.now() - t0) / 1000 };
 
-  const { executePlan } = await import('./runner.ts');
+  const { executePlan, openRunSession } = await import('./runner.ts');
   const { openCache } = await import('./cache.ts');
   const store = openCache(opts.root);
   let interrupted = false;
   let front: number[] = [];
-  for (let i = 0; i < combos.length; i++) {
-    if (opts.signal?.aborted) {
-      interrupted = true;
-      break;
-    }
+  const parallel = Math.max(1, Math.min(opts.parallel ?? 1, combos.length));
+  const session = parallel > 1 ? await openRunSession(opts.root, `xai ${(opts.argv ?? []).join(' ')}`.trim()) : undefined;
+  let written: Promise<unknown> = Promise.resolve();
+  const runCombination = async (i: number): Promise<void> => {
     const c = combos[i];
     opts.onCombination?.(i, combos.length, c);
     const r = await executePlan(plans[i], {
       runId: c.id,
       latest: false,
-      sweep: { id: sid, values: c.values as Record<string, Json>, sets: c.sets, index: i, of: combos.length },
+      sweep: { id: sid, values: c.values as Record<string, Json>, sets: c.sets, index: i, of: combos.length, ...(parallel > 1 ? { parallel } : {}) },
       jobs: opts.jobs,
       workers: opts.workers,
       queue: opts.queue,
       signal: opts.signal,
-      bus: opts.bus,
+      bus: session && opts.bus ? await comboBus(opts.bus, c.id) : opts.bus,
       argv: opts.argv,
+      ...(session ? { session } : {}),
     });
     const res = results[i];
     res.status = r.ok ? 'ok' : r.interrupted ? 'interrupted' : 'failed';
@@ -580,15 +586,41 @@ export async function runSweep(opts: SweepOptions): Promise<SweepResult> {
       const sb = e && boardOf(store, e);
       if (sb) res.scoreboard = sb as ComboResult['scoreboard'];
     }
-    ({ front } = await writeSweepResults(dir, info, keys, results, intKeys, opts.objective));
+    // one writer at a time (combinations may finish together)
+    written = written.then(async () => ({ front } = await writeSweepResults(dir, info, keys, results, intKeys, opts.objective)));
+    await written;
     opts.onCombination?.(i, combos.length, c, res);
-    if (r.interrupted) {
-      interrupted = true;
-      break;
-    }
+    if (r.interrupted) interrupted = true;
+  };
+  try {
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: parallel }, async () => {
+        while (next < combos.length && !interrupted) {
+          if (opts.signal?.aborted) {
+            interrupted = true;
+            break;
+          }
+          await runCombination(next++);
+        }
+      }),
+    );
+  } finally {
+    session?.close();
   }
   if (!interrupted && combos.length) ({ front } = await writeSweepResults(dir, { ...info, finished: new Date().toISOString() }, keys, results, intKeys, opts.objective));
   return { pipeline: name, sweepId: sid, dir, keys, combos, results, front, targets, collect, interrupted, seconds: (Date.now() - t0) / 1000 };
+}
+
+/** Events of one of several combinations running at once, forwarded with its stage ids prefixed by the run id. */
+async function comboBus(to: import('./events.ts').EventBus, runId: string): Promise<import('./events.ts').EventBus> {
+  const { EventBus } = await import('./events.ts');
+  const bus = new EventBus();
+  bus.on((e) => {
+    const { time: _t, ...rest } = e as typeof e & { stageId?: string };
+    to.emit((typeof rest.stageId === 'string' && rest.stageId !== '-' ? { ...rest, stageId: `${runId}/${rest.stageId}` } : rest) as never);
+  });
+  return bus;
 }
 
 /**

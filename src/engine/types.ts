@@ -89,6 +89,8 @@ export interface UpstreamOutputs extends UpstreamMeta {
   tables: string[];
   /** Reads one of its Arrow tables. */
   table(name: string): Promise<Table>;
+  /** One of its Arrow tables, one record batch at a time (bounded memory: the file is never loaded whole). */
+  batches(name: string): AsyncIterable<RecordBatch>;
   /** Absolute path of one of its files (relative name as written). Throws if absent. */
   file(name: string): string;
   /** Relative names of all its files (not tables). */
@@ -98,6 +100,11 @@ export interface UpstreamOutputs extends UpstreamMeta {
 export interface OutputWriter {
   /** Writes a whole Arrow table `name` (stored as `<name>.arrow`). */
   table(name: string, table: Table): Promise<void>;
+  /**
+   * Writes table `name` from parts produced one at a time (tables or record batches of `schema`): one IPC file, the
+   * whole never in memory — for outputs that grow with the item count.
+   */
+  tableParts(name: string, schema: Schema, parts: Iterable<Table | RecordBatch> | AsyncIterable<Table | RecordBatch>): Promise<void>;
   /**
    * Writes a file (PNG, SVG, JSON, …) at a relative path inside the stage's output directory; `data` may be a list of
    * chunks, written in order (no concatenated copy).
@@ -131,6 +138,11 @@ export interface MapOptions<I> {
   /** Arrow schema of the rows. */
   schema: Schema;
   /**
+   * false: the table is the stage's intermediate, read through the MapResult (batches(), table) while the stage runs,
+   * and not written as an output (its bad items still are, as `<table>_errors`). Default true.
+   */
+  output?: boolean;
+  /**
    * Items per chunk written to disk at most (resume granularity). Default 16. A chunk is also written once `flushMs`
    * of work went by since the last one (default 2000), so a kill loses about that much work.
    */
@@ -139,7 +151,8 @@ export interface MapOptions<I> {
   /**
    * The item function as an item module (src/engine/executor.ts), instead of `fn`/`batchFn`: the executor runs it in
    * this thread or on the worker pool (`xai run --workers N`), its rows, files and sums identical either way.
-   * `prepare` makes what is posted for an item (default: the item itself; it must be structured-cloneable).
+   * `prepare` makes what is posted for an item (default: the item itself; it must be structured-cloneable); it may
+   * return a promise, and is called in item order.
    */
   worker?: ItemFunction<unknown, unknown> & { prepare?(item: I, index: number): unknown };
   /**

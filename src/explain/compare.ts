@@ -149,7 +149,16 @@ export interface CompareResult {
   metrics: Record<string, number>;
 }
 
+/** Every comparison: rows + ranks + summary (compareRows over all images, then finishCompare). */
 export function computeCompare(inp: CompareInput): CompareResult {
+  return finishCompare(compareRows(inp), inp.binarize);
+}
+
+/**
+ * The per_image rows of the images in `inp` (rank left null: finishCompare ranks them over all images). Called per
+ * image by the compare item module (src/explain/compare-item.ts), so only one image's maps are in memory at a time.
+ */
+export function compareRows(inp: CompareInput): Record<string, unknown>[] {
   const rule = ruleText(inp.binarize);
   const limeByImage = new Map<string, LimeRow[]>();
   for (const r of inp.lime) {
@@ -222,6 +231,14 @@ export function computeCompare(inp: CompareInput): CompareResult {
         lime_gt_iou: lg?.iou ?? null, lime_pointing: lg?.pointing ?? null, lime_relevance_mass: lg?.mass ?? null,
       });
     }
+  }
+  return rows;
+}
+
+/** Ranks the rows of all images within each CAM, and summarises them (mean / median / spread per method pair). */
+export function finishCompare(rows: Record<string, unknown>[], binarize: BinarizeParams): CompareResult {
+  const rule = ruleText(binarize);
+  if (rows.some((r) => r.method !== null)) {
     // Rank images by agreement within each CAM (1 = best; ties by dataset order).
     const groups = new Map<string, Record<string, unknown>[]>();
     for (const row of rows) {

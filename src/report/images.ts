@@ -77,49 +77,53 @@ export async function imagesSection(site: Site, entries: Entry[], o: ImagesOptio
   };
   const cols: CamCol[] = [];
   for (const e of cams) {
-    const t = e.table('cams');
-    const ids = column<string>(t, 'image')!;
-    const idx = column<number>(t, 'index')!;
-    const method = column<string>(t, 'method')!;
-    const layer = column<string>(t, 'layer')!;
-    const target = column<string>(t, 'target_name');
-    const prob = column<number>(t, 'probability');
-    const label = column<string | null>(t, 'label');
-    const overlay = column<string | null>(t, 'overlay');
-    const layers = new Set(layer);
+    const layers = new Set<string>();
+    for await (const t of e.batches('cams')) for (const l of column<string>(t, 'layer')!) layers.add(l);
     const top1 = ((e.manifest.params as Record<string, unknown>)?.target ?? 'top1') === 'top1';
-    for (let r = 0; r < t.numRows; r++) {
-      const key = `${e.key}|${method[r]}|${layer[r]}`;
-      if (!cols.some((c) => c.key === key)) {
-        const prefix = cams.length > 1 ? `${e.stageId}: ` : '';
-        cols.push({ key, title: `${prefix}${methodName(method[r])}${layers.size > 1 ? ` @ ${layer[r]}` : ''}`, entry: e, method: method[r], layer: layer[r] });
+    // batch by batch: the maps of a large cams table are never all in memory
+    for await (const t of e.batches('cams')) {
+      const ids = column<string>(t, 'image')!;
+      const idx = column<number>(t, 'index')!;
+      const method = column<string>(t, 'method')!;
+      const layer = column<string>(t, 'layer')!;
+      const target = column<string>(t, 'target_name');
+      const prob = column<number>(t, 'probability');
+      const label = column<string | null>(t, 'label');
+      const overlay = column<string | null>(t, 'overlay');
+      for (let r = 0; r < t.numRows; r++) {
+        const key = `${e.key}|${method[r]}|${layer[r]}`;
+        if (!cols.some((c) => c.key === key)) {
+          const prefix = cams.length > 1 ? `${e.stageId}: ` : '';
+          cols.push({ key, title: `${prefix}${methodName(method[r])}${layers.size > 1 ? ` @ ${layer[r]}` : ''}`, entry: e, method: method[r], layer: layer[r] });
+        }
+        const im = get(ids[r], idx[r]);
+        if (label?.[r] && !im.label) im.label = label[r]!;
+        if (top1 && target && !im.pred) im.pred = { name: target[r], prob: prob?.[r], from: e.stageId };
+        const ov = overlay?.[r] && e.file(overlay[r]!);
+        if (ov) im.cams.set(key, ov);
       }
-      const im = get(ids[r], idx[r]);
-      if (label?.[r] && !im.label) im.label = label[r]!;
-      if (top1 && target && !im.pred) im.pred = { name: target[r], prob: prob?.[r], from: e.stageId };
-      const ov = overlay?.[r] && e.file(overlay[r]!);
-      if (ov) im.cams.set(key, ov);
     }
   }
   for (const e of limes) {
-    const t = e.table('explanations');
-    const ids = column<string>(t, 'id')!;
-    const idx = column<number>(t, 'index')!;
-    const rank = column<number>(t, 'rank')!;
-    const name = column<string | null>(t, 'label_name');
-    const labelNo = column<number>(t, 'label')!;
-    const prob = column<number>(t, 'prob')!;
-    const score = column<number>(t, 'score');
-    const overlay = column<string | null>(t, 'overlay');
     const topLabels = (e.manifest.params as Record<string, unknown>)?.top_labels;
-    for (let r = 0; r < t.numRows; r++) {
-      if (rank[r] !== 0) continue;
-      const im = get(ids[r], idx[r]);
-      if (im.lime) continue;
-      const ov = overlay?.[r] && e.file(overlay[r]!);
-      im.lime = { overlay: ov || undefined, label: name?.[r] ?? `class ${labelNo[r]}`, prob: prob[r], score: score?.[r] };
-      // with top_labels, rank 0 is the most probable class: the prediction
-      if (topLabels && !im.pred) im.pred = { name: im.lime.label, prob: prob[r], from: e.stageId };
+    for await (const t of e.batches('explanations')) {
+      const ids = column<string>(t, 'id')!;
+      const idx = column<number>(t, 'index')!;
+      const rank = column<number>(t, 'rank')!;
+      const name = column<string | null>(t, 'label_name');
+      const labelNo = column<number>(t, 'label')!;
+      const prob = column<number>(t, 'prob')!;
+      const score = column<number>(t, 'score');
+      const overlay = column<string | null>(t, 'overlay');
+      for (let r = 0; r < t.numRows; r++) {
+        if (rank[r] !== 0) continue;
+        const im = get(ids[r], idx[r]);
+        if (im.lime) continue;
+        const ov = overlay?.[r] && e.file(overlay[r]!);
+        im.lime = { overlay: ov || undefined, label: name?.[r] ?? `class ${labelNo[r]}`, prob: prob[r], score: score?.[r] };
+        // with top_labels, rank 0 is the most probable class: the prediction
+        if (topLabels && !im.pred) im.pred = { name: im.lime.label, prob: prob[r], from: e.stageId };
+      }
     }
   }
   const all = [...imgs.values()].sort((a, b) => a.index - b.index || (a.id < b.id ? -1 : 1));
@@ -157,7 +161,7 @@ export async function imagesSection(site: Site, entries: Entry[], o: ImagesOptio
   }
 
   // agreement: from a compare stage, else computed here
-  const agreement = compareAgreement(entries) ?? computeAgreement(cams, limes, log);
+  const agreement = compareAgreement(entries) ?? (await computeAgreement(cams, limes, log));
   if (agreement) for (const r of agreement.rows) if (imgs.has(r.id)) imgs.get(r.id)!.iou = r.iou;
 
   // copy the overlays of the images shown
@@ -271,47 +275,52 @@ function compareAgreement(entries: Entry[]): Agreement | undefined {
  * Without a compare stage: Grad-CAM (or the first CAM method) binarised to the same pixel count as the LIME mask of
  * the top label (src/algo/compare sameCountMask), IoU with that mask (maskIoU).
  */
-function computeAgreement(cams: Entry[], limes: Entry[], log: (m: string) => void): Agreement | undefined {
+async function computeAgreement(cams: Entry[], limes: Entry[], log: (m: string) => void): Promise<Agreement | undefined> {
   if (!cams.length || !limes.length) return undefined;
   return computeWith(cams[0], limes[0], log);
 }
 
-function computeWith(cam: Entry, lime: Entry, log: (m: string) => void): Agreement | undefined {
-  const ct = cam.table('cams');
-  const lt = lime.table('explanations');
-  const methods = column<string>(ct, 'method')!;
-  const want = methods.includes('gradcam') ? 'gradcam' : methods[0];
-  const layerCol = column<string>(ct, 'layer')!;
-  const firstLayer = layerCol[methods.indexOf(want)];
-  const camIds = column<string>(ct, 'image')!;
-  const camCol = ct.getChild('cam')!;
-  const target = column<number>(ct, 'target')!;
-  const tname = column<string>(ct, 'target_name');
-  const camRow = new Map<string, number>();
-  for (let r = 0; r < ct.numRows; r++) if (methods[r] === want && layerCol[r] === firstLayer && !camRow.has(camIds[r])) camRow.set(camIds[r], r);
-  const lid = column<string>(lt, 'id')!;
-  const lidx = column<number>(lt, 'index')!;
-  const llabel = column<number>(lt, 'label')!;
-  const maskCol = lt.getChild('mask')!;
+/** Image by image, the tables read one record batch at a time (BatchCursor): only the IoUs are kept. */
+async function computeWith(cam: Entry, lime: Entry, log: (m: string) => void): Promise<Agreement | undefined> {
+  const { BatchCursor } = await import('../arrow/io.ts');
+  const methods = new Set<string>();
+  let firstLayer: string | undefined;
+  for await (const t of cam.batches('cams')) for (const m of column<string>(t, 'method')!) methods.add(m);
+  const want = methods.has('gradcam') ? 'gradcam' : [...methods][0];
+  if (want === undefined) return undefined;
+  for await (const t of cam.batches('cams')) {
+    const m = column<string>(t, 'method')!;
+    const i = m.indexOf(want);
+    if (i >= 0) {
+      firstLayer = column<string>(t, 'layer')![i];
+      break;
+    }
+  }
+  const camCur = await BatchCursor.over(() => cam.batches('cams'), 'image');
+  const limeCur = await BatchCursor.over(() => lime.batches('explanations'), 'id');
   const rows: Agreement['rows'] = [];
   let skipped = 0;
-  // the LIME row explaining the CAM's target class (any rank), so both explain the same class
-  const limeRows = new Map<string, number>();
-  for (let r = 0; r < lt.numRows; r++) limeRows.set(`${lid[r]}|${llabel[r]}`, r);
-  for (const [id, r] of camRow) {
-    const lr = limeRows.get(`${id}|${target[r]}`);
-    if (lr === undefined) {
+  for (const id of camCur.keys) {
+    const c = (await camCur.rows(id)).find(({ batch: b, row: r }) => b.getChild('method')!.get(r) === want && b.getChild('layer')!.get(r) === firstLayer);
+    if (!c) continue;
+    const target = c.batch.getChild('target')!.get(c.row) as number;
+    // the LIME row explaining the CAM's target class (any rank), so both explain the same class
+    const l = (await limeCur.rows(id)).find(({ batch: b, row: r }) => b.getChild('label')!.get(r) === target);
+    if (!l) {
       skipped++;
       continue;
     }
-    const camMap = (camCol.get(r) as { toArray(): Float32Array }).toArray();
-    const mask = (maskCol.get(lr) as { toArray(): Int8Array }).toArray();
+    const camMap = (c.batch.getChild('cam')!.get(c.row) as { toArray(): Float32Array }).toArray();
+    const mask = (l.batch.getChild('mask')!.get(l.row) as { toArray(): Int8Array }).toArray();
     if (camMap.length !== mask.length) {
       skipped++;
       continue;
     }
-    rows.push({ id, index: lidx[lr], iou: maskIoU(sameCountMask(camMap, mask), mask), cls: tname?.[r] });
+    const tname = c.batch.getChild('target_name')?.get(c.row) as string | undefined;
+    rows.push({ id, index: l.batch.getChild('index')!.get(l.row) as number, iou: maskIoU(sameCountMask(camMap, mask), mask), cls: tname });
   }
+  await camCur.close();
+  await limeCur.close();
   if (skipped) log(`agreement: ${skipped} image(s) without a LIME explanation of the CAM's target class (or of another size) left out`);
   if (!rows.length) return undefined;
   return {

@@ -2,7 +2,7 @@
 // never joins cache paths itself). A report is built from a set of entries — the stages of a run record
 // (`xai report`) or the inputs of the `report` stage — closed over their upstreams (found by key through each entry's
 // recorded inputs), so e.g. the dataset behind a `cam` stage is reachable even when only the `cam` stage is given.
-import type { Table } from 'apache-arrow';
+import type { RecordBatch, Table } from 'apache-arrow';
 import type { Cache, CacheEntry, Manifest } from '../engine/cache.ts';
 import { boardOf } from '../engine/sweep.ts';
 import type { Json } from '../engine/types.ts';
@@ -20,6 +20,8 @@ export interface Entry {
   inputs: Record<string, Entry>;
   hasTable(name: string): boolean;
   table(name: string): Table;
+  /** Table `name`'s record batches, read one at a time (for tables that grow with the image count). */
+  batches(name: string): AsyncIterable<RecordBatch>;
   /** Absolute path of one of its files; undefined when absent. */
   file(rel: string): string | undefined;
   files(): string[];
@@ -54,6 +56,7 @@ export class EntryStore {
         if (!p) throw new Error(`stage '${e.stageId}' (${c.kind}) has no table '${name}'`);
         return readArrowFile(p);
       },
+      batches: (name) => c.batches(name),
       file: (rel) => c.file(rel),
       files: () => c.files(),
       board: () => boardOf(this.cache, c),
@@ -82,7 +85,7 @@ export function closure(entries: readonly Entry[]): Entry[] {
 }
 
 /** Column values of a table as a plain JS array (null for missing values). */
-export function column<T = unknown>(t: Table, name: string): T[] | undefined {
+export function column<T = unknown>(t: Table | RecordBatch, name: string): T[] | undefined {
   const c = t.getChild(name);
   if (!c) return undefined;
   const out: T[] = new Array(t.numRows);

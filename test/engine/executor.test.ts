@@ -14,13 +14,13 @@ import * as mod from './fixtures/item-module.ts';
 
 const schema = new Schema([new Field('id', new Utf8(), false), new Field('v', new Int32(), false)]);
 
-async function run(workers: number, factory = 'createSquare') {
+async function run(workers: number, factory = 'createSquare', output?: boolean) {
   const dir = mkdtempSync(join(tmpdir(), 'xai-exec-'));
   const tables: Record<string, Table> = {};
   const files: Record<string, string> = {};
   try {
     const r = await runMap(
-      { table: 't', items: Array.from({ length: 11 }, (_, i) => i), id: (i) => `i${i}`, schema, chunkSize: 4, batchSize: 2, worker: { module: mod, factory, config: { offset: 7 } } },
+      { table: 't', items: Array.from({ length: 11 }, (_, i) => i), id: (i) => `i${i}`, schema, chunkSize: 4, batchSize: 2, worker: { module: mod, factory, config: { offset: 7 } }, ...(output === undefined ? {} : { output }) },
       {
         stageId: 's',
         dir,
@@ -34,7 +34,9 @@ async function run(workers: number, factory = 'createSquare') {
       },
     );
     const chunk0 = JSON.parse(readFileSync(join(dir, 't', 'chunk-000000000.json'), 'utf8'));
-    return { r, tables, files, chunk0 };
+    const batches: number[] = [];
+    for await (const b of r.batches()) batches.push(...b.toArray().map((x) => x.toJSON().v as number));
+    return { r, tables, files, chunk0, batches, bytes: Buffer.from(tableToBytes(r.table)) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -65,6 +67,16 @@ test('executor: an item module gives the same table, bad items, files and sums i
     assert.deepEqual(many.chunk0.ids, one.chunk0.ids);
     assert.equal(many.r.computed, 11);
   }
+});
+
+test('an intermediate map (output: false) is not written as an output; its rows are read batch by batch from the chunks', async () => {
+  const out = await run(1);
+  const mid = await run(1, 'createSquare', false);
+  assert.deepEqual(Object.keys(out.tables).sort(), ['t', 't_errors']);
+  assert.deepEqual(Object.keys(mid.tables), ['t_errors'], 'only the bad items are an output');
+  assert.deepEqual(mid.batches, [0, 1, 2, 4, 5, 6, 7, 8, 9, 10].map((i) => i * i + 7));
+  assert.deepEqual(mid.batches, out.batches);
+  assert.deepEqual(mid.bytes, out.bytes);
 });
 
 test('executor: threads per worker split the cores (at least 1)', () => {

@@ -192,3 +192,33 @@ test('CLI grid replaces the block; --dry-run; config errors are located, nothing
   assert.match(wrongType.stderr, /combination a\.\S+ \(stages\.lime\.num_samples="a"\).*num_samples/s);
   assert.ok(!existsSync(join(p.dir, 'artifacts/cache')));
 });
+
+test('--parallel 2 runs two combinations at once: their images interleave, the common upstream computes once, the boards equal a sequential sweep', () => {
+  const seq = setup();
+  assert.equal(xai(seq.dir, ['sweep', 'pipelines/sw.yaml']).code, 0);
+  const p = setup();
+  const env = { XAI_TEST_COUNT_FILE: join(p.dir, 'count.txt'), XAI_TEST_SLEEP_MS: '100' };
+  const r = xai(p.dir, ['sweep', 'pipelines/sw.yaml', '--parallel', '2'], env);
+  assert.equal(r.code, 0, r.stderr);
+  const c = counts(p);
+  assert.equal(c.filter((l) => l === 'fake-cam').length, 1, 'the CAM stage common to every combination ran once');
+  const lime = c.filter((l) => l.startsWith('fake-lime'));
+  assert.equal(new Set(lime).size, 12);
+  assert.equal(lime.length, 12);
+  // the first two combinations ran beside each other: the second one's first image before the first one's last
+  const first = lime.findIndex((l) => l.includes('num_samples=200 seg=slic'));
+  const lastOfFirst = lime.findLastIndex((l) => l.includes('num_samples=200 seg=quickshift'));
+  assert.ok(first >= 0 && first < lastOfFirst, lime.join('\n'));
+  const strip = (rows: Record<string, any>[]) => rows.map(({ run_id, avg_iou, n_images, status }) => ({ run_id, avg_iou, n_images, status }));
+  assert.deepEqual(strip(board(p)), strip(board(seq)));
+  // one combination computed cams, the others found it done (cached, or the same execution as that run's)
+  const recs = board(p).map((row) => p.json(`artifacts/runs/sw/${row.run_id}.json`));
+  assert.equal(recs.filter((x) => x.stages.cams.status === 'done').length, 1);
+  assert.ok(recs.every((x) => x.sweep.parallel === 2));
+  // no LIME claims to have computed alone; the first two record each other beside them
+  const limeTimings = recs.map((x) => p.json(`artifacts/cache/fake-lime/${x.stages.lime.key}/manifest.json`).timings);
+  assert.ok(limeTimings.every((t) => !t.alone));
+  assert.ok(limeTimings[0].beside.includes(`${board(p)[1].run_id}/lime`), `${board(p)[1].run_id} ${JSON.stringify(limeTimings[0])}`);
+  // nothing left locked
+  assert.ok(!existsSync(join(p.dir, 'artifacts/lock')));
+});

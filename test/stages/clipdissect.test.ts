@@ -111,7 +111,7 @@ ${
 }`;
 }
 
-async function run(yaml: string) {
+async function run(yaml: string, opts: { workers?: number; force?: string[] } = {}) {
   writeFileSync(join(dir, 'pipelines', 'p.yaml'), yaml);
   const plan = await analyze(join(dir, 'pipelines', 'p.yaml'), { root: dir });
   const bus = new EventBus();
@@ -119,7 +119,7 @@ async function run(yaml: string) {
   bus.on((e) => {
     if (e.type === 'stage-failed') errors.push(`${e.stageId}: ${e.error}`);
   });
-  const r = await executePlan(plan, { bus, jobs: 1, signal: new AbortController().signal });
+  const r = await executePlan(plan, { bus, jobs: 1, signal: new AbortController().signal, ...opts });
   return { r, errors };
 }
 const entry = (record: any, stage: string) => new ArtifactStore(dir).entryDir(record.stages[stage].kind, record.stages[stage].key);
@@ -162,6 +162,16 @@ test('pooled activations (avg and max) equal the images’ channel means and max
       }
     }
   }
+});
+
+test('clip-embeddings on 2 worker threads writes the images table of the stage thread byte for byte', async () => {
+  const one = await run(pipeline(), { workers: 1, force: ['clip'] });
+  assert.deepEqual(one.errors, []);
+  const a = readFileSync(join(entry(one.r.record, 'clip'), 'images.arrow'));
+  const two = await run(pipeline(), { workers: 2, force: ['clip'] });
+  assert.deepEqual(two.errors, []);
+  assert.equal(two.r.record.stages.clip.status, 'done');
+  assert.deepEqual(readFileSync(join(entry(two.r.record, 'clip'), 'images.arrow')), a);
 });
 
 test('each colour unit is described by its colour under every similarity function; descriptions.csv mirrors the table', async () => {

@@ -91,10 +91,11 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 async function printTable(file: string, o: { limit: number; columns?: string[]; json: boolean }): Promise<number> {
-  const { readArrowFile, formatTable, tableToJsonRows } = await import('../../arrow/io.ts');
-  let t;
+  const { readArrowHead, formatTable, tableToJsonRows } = await import('../../arrow/io.ts');
+  let t, rows;
   try {
-    t = readArrowFile(file);
+    // the first rows only, read batch by batch (a table of any size is shown in bounded memory)
+    ({ head: t, rows } = await readArrowHead(file, o.limit));
   } catch (e) {
     throw new ConfigError(`xai show: ${file} is not a readable Arrow IPC file (truncated or corrupt: ${(e as Error).message})`, {
       suggestion: 'if it is a cache entry, `xai run <pipeline> --verify` re-checks every entry against its checksums and recomputes a corrupt one',
@@ -103,8 +104,8 @@ async function printTable(file: string, o: { limit: number; columns?: string[]; 
   try {
     if (o.json) {
       const schema = t.schema.fields.map((f) => ({ name: f.name, type: String(f.type), nullable: f.nullable }));
-      io.out(JSON.stringify({ file, rows: t.numRows, schema, data: tableToJsonRows(t, { limit: o.limit, columns: o.columns }) }) + '\n');
-    } else io.out(formatTable(t, { limit: o.limit, columns: o.columns }));
+      io.out(JSON.stringify({ file, rows, schema, data: tableToJsonRows(t, { limit: o.limit, columns: o.columns }) }) + '\n');
+    } else io.out(formatTable(t, { limit: o.limit, columns: o.columns, totalRows: rows }));
   } catch (e) {
     throw new ConfigError(`xai show: ${(e as Error).message}`);
   }

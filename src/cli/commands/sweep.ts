@@ -35,6 +35,8 @@ Options:
   --jobs N                               stages run at once within a combination
   --workers N                            worker threads of per-item stages (as xai run)
   --queue redis://host:port              per-item work of each combination on \`xai worker\` processes (as xai run)
+  --parallel N                           combinations run at once (default 1); with --queue, spreads them over the
+                                         workers (their LIME times are then measured beside each other)
   --dry-run                              list the combinations and their run ids; run nothing
   --verbose                              show every stage's log lines, cached ones included
   --quiet                                only the scoreboard
@@ -71,6 +73,7 @@ export async function run(argv: string[]): Promise<number> {
     jobs: { type: 'string', short: 'j' },
     workers: { type: 'string' },
     queue: { type: 'string' },
+    parallel: { type: 'string' },
     'dry-run': { type: 'boolean' },
     verbose: { type: 'boolean', short: 'v' },
     quiet: { type: 'boolean', short: 'q' },
@@ -80,6 +83,7 @@ export async function run(argv: string[]): Promise<number> {
   const jobs = intOption('sweep', 'jobs', values.jobs);
   const workers = intOption('sweep', 'workers', values.workers ?? process.env.XAI_WORKERS);
   const queue = await queueOption(values.queue);
+  const parallel = intOption('sweep', 'parallel', values.parallel);
   const trials = intOption('sweep', 'trials', values.trials);
   const seed = intOption('sweep', 'seed', values.seed, -(2 ** 31));
   const sw = await import('../../engine/sweep.ts');
@@ -112,6 +116,7 @@ export async function run(argv: string[]): Promise<number> {
       jobs,
       workers,
       queue,
+      parallel,
       signal,
       bus,
       argv: ['sweep', ...argv],
