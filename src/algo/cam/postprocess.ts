@@ -61,10 +61,19 @@ export function aggregateLayers(perLayer: Float32Array[], n: number, h: number, 
   for (const m of perLayer) {
     if (m.length !== size) throw new RangeError(`aggregateLayers: a layer cam has ${m.length} values, expected ${size}`);
   }
-  for (let i = 0; i < size; i++) {
-    let s = 0;
-    for (const m of perLayer) s += m[i] > 0 ? m[i] : 0;
-    out[i] = s / perLayer.length;
+  const k = perLayer.length;
+  if (k === 1) {
+    const m = perLayer[0];
+    for (let i = 0; i < size; i++) out[i] = m[i] > 0 ? m[i] : 0; // (0 + ReLU) / 1, exactly
+  } else {
+    for (let i = 0; i < size; i++) {
+      let s = 0;
+      for (let j = 0; j < k; j++) {
+        const v = perLayer[j][i];
+        s += v > 0 ? v : 0;
+      }
+      out[i] = s / k;
+    }
   }
   return minMaxInPlace(out, n, h * w);
 }
