@@ -58,8 +58,10 @@ const bench: BenchFn = async ({ quick }) => {
       await timed(() => model.predict(batch), tProd, cProd);
       await timed(() => noArena.run(feeds), tNoArena);
     }
-    const bareMs = median(tBare);
-    const prodMs = median(tProd);
+    // Best of the interleaved runs (the same work each time: the minimum is what load on a shared machine least
+    // disturbs); medians in the notes.
+    const bareMs = Math.min(...tBare);
+    const prodMs = Math.min(...tProd);
     // The product's other per-batch work, measured alone: the softmax of the outputs, and the normalisation of 8-bit
     // RGB into the NCHW batch (one pass through per-channel lookup tables, into a reused Float32Array).
     const logits = { data: new Float32Array(n * 1000).map((_, i) => Math.sin(i)), shape: [n, 1000] };
@@ -73,7 +75,7 @@ const bench: BenchFn = async ({ quick }) => {
     t0 = performance.now();
     for (let r = 0; r < 4; r++) for (let i = 0; i < n; i++) normalize(rgb, spec, 'NCHW', scratch, i * 3 * 224 * 224, luts);
     const normMs = (performance.now() - t0) / 4 / n;
-    figures.push({ name: 'ort bare session resnet18-224 b32 ms/image', value: bareMs, unit: 'ms/image', notes: `${threads} threads, median of ${reps}` });
+    figures.push({ name: 'ort bare session resnet18-224 b32 ms/image', value: bareMs, unit: 'ms/image', notes: `${threads} threads, best of ${reps} (median ${median(tBare).toFixed(2)})` });
     figures.push({
       name: 'product forward / bare session (openModel.predict vs bare ORT) resnet18-224 b32',
       value: prodMs,
@@ -83,9 +85,10 @@ const bench: BenchFn = async ({ quick }) => {
       target: '≤ 1.10× bare ORT',
       pass: prodMs / bareMs <= 1.1,
       notes:
-        `medians of ${reps} interleaved runs; CPU time ${median(cProd).toFixed(2)} vs ${median(cBare).toFixed(2)} ms/image (ratio ${(median(cProd) / median(cBare)).toFixed(2)}); ` +
+        `best of ${reps} interleaved runs; medians ${median(tProd).toFixed(2)} vs ${median(tBare).toFixed(2)} ms/image (ratio ${(median(tProd) / median(tBare)).toFixed(2)}); ` +
+        `CPU time (medians) ${median(cProd).toFixed(2)} vs ${median(cBare).toFixed(2)} ms/image (ratio ${(median(cProd) / median(cBare)).toFixed(2)}); ` +
         `overheads measured alone: softmax ${softmaxMs.toFixed(3)} ms/image, normalisation (uint8 RGB → NCHW, outside predict) ${normMs.toFixed(3)} ms/image, ` +
-        `no input/output copies for NCHW models; the same session without its memory arena ${median(tNoArena).toFixed(2)} ms/image (${(median(tNoArena) / bareMs).toFixed(2)}× bare)`,
+        `no input/output copies for NCHW models; the same session without its memory arena ${Math.min(...tNoArena).toFixed(2)} ms/image (${(Math.min(...tNoArena) / bareMs).toFixed(2)}× bare, best)`,
     });
     await noArena.release();
     // Peak RSS of a fresh process that only opens the model and runs batch-32 forwards through the product.
@@ -97,12 +100,23 @@ const bench: BenchFn = async ({ quick }) => {
         `const m = await openModel({ path: ${JSON.stringify(file)} });\n` +
         `const data = new Float32Array(32 * 3 * 224 * 224).map((_, i) => Math.sin(i));\n` +
         `for (let r = 0; r < 2; r++) await m.predict({ data, shape: [32, 3, 224, 224] });\n` +
-        `process.stdout.write(JSON.stringify({ maxRssKb: process.resourceUsage().maxRSS }));\n`,
+        // VmHWM (this process image's peak RSS), not getrusage's maxRSS: Linux carries that across fork + exec, so it
+        // would report the (large) bench process that spawned the probe.
+        `const hwm = /VmHWM:\\s*(\\d+)/.exec((await import('node:fs')).readFileSync('/proc/self/status', 'utf8'));\n` +
+        `process.stdout.write(JSON.stringify({ maxRssKb: hwm ? Number(hwm[1]) : process.resourceUsage().maxRSS, maxRssRusageKb: process.resourceUsage().maxRSS }));\n`,
     );
     const child = spawnSync(process.execPath, ['--import', 'tsx', script], { encoding: 'utf8', env: { ...process.env, XAI_TEST: '1' } });
     if (child.status !== 0) throw new Error(`RSS probe failed: ${child.stderr}`);
     const rss = JSON.parse(child.stdout).maxRssKb / 1024;
-    figures.push({ name: 'peak RSS, fresh process, resnet18-224 b32 forwards (product)', value: rss, unit: 'MiB', target: '< 1024 MiB', pass: rss < 1024, notes: `batchSizeFor(512 MiB) = ${model.batchSizeFor(512 * 2 ** 20)}` });
+    const rusage = JSON.parse(child.stdout).maxRssRusageKb / 1024;
+    figures.push({
+      name: 'peak RSS, fresh process, resnet18-224 b32 forwards (product)',
+      value: rss,
+      unit: 'MiB',
+      target: '< 1024 MiB',
+      pass: rss < 1024,
+      notes: `VmHWM of the probe process (getrusage maxRSS, inherited from this process: ${rusage.toFixed(0)} MiB); batchSizeFor(512 MiB) = ${model.batchSizeFor(512 * 2 ** 20)}`,
+    });
     // Taps: layer1..layer4 in the same forward.
     const taps = ['layer1', 'layer2', 'layer3', 'layer4'];
     await model.activations(batch, taps);
@@ -112,7 +126,7 @@ const bench: BenchFn = async ({ quick }) => {
       await model.activations(batch, taps);
       tTaps.push((performance.now() - t) / n);
     }
-    figures.push({ name: 'product activations layer1-4 resnet18-224 b32 ms/image', value: median(tTaps), unit: 'ms/image', baseline: { name: 'product forward', value: prodMs }, ratio: median(tTaps) / prodMs });
+    figures.push({ name: 'product activations layer1-4 resnet18-224 b32 ms/image', value: Math.min(...tTaps), unit: 'ms/image', baseline: { name: 'product forward', value: prodMs }, ratio: Math.min(...tTaps) / prodMs });
     await bare.release();
     await closeModels();
 
