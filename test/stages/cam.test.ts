@@ -17,6 +17,7 @@ import { encodePng, encodeJpeg, decodeImage } from '../../src/image/io.ts';
 import { readArrowFile } from '../../src/arrow/io.ts';
 import { aggregateLayers, eigenCam, postprocessCam, showCamOnImage } from '../../src/algo/cam/index.ts';
 import { resizeAlignCorners } from '../../src/algo/resize.ts';
+import { camLayerColumns, camSchema } from '../../src/explain/cam.ts';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const bin = join(repo, 'bin', 'xai.mjs');
@@ -465,4 +466,19 @@ test('cam stage: an unknown method (exit 2) or layer is an error naming the para
   const bad = xai(['run', 'pipelines/badlayer.yaml']);
   assert.notEqual(bad.code, 0);
   assert.match(bad.stderr, /stages\.cams\.params\.layers\[0\]: model '[^']+' has no layer or alias 'feet' \(aliases: feat\)/);
+});
+
+test('cams table: per-layer column names (sanitised, a clash gets its index) and described nullable tensor columns', () => {
+  const cols = camLayerColumns(['layer4', '/layer4/relu:0', 'layer4_relu_0']);
+  assert.deepEqual([...cols.values()], [
+    { raw: 'cam_raw_layer4', weights: 'weights_layer4' },
+    { raw: 'cam_raw_layer4_relu_0', weights: 'weights_layer4_relu_0' },
+    { raw: 'cam_raw_layer4_relu_0_2', weights: 'weights_layer4_relu_0_2' },
+  ]);
+  const f = camSchema(8, 8, [{ layer: 'layer4', channels: 3, height: 2, width: 2 }]).fields.filter((x) => /layer4/.test(x.name));
+  assert.deepEqual(f.map((x) => [x.name, x.nullable, JSON.parse(x.metadata.get('ARROW:extension:metadata')!).shape]), [
+    ['cam_raw_layer4', true, [2, 2]],
+    ['weights_layer4', true, [3]],
+  ]);
+  for (const x of f) assert.match(x.metadata.get('xai.description')!, /layer 'layer4'/);
 });
