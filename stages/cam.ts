@@ -103,7 +103,9 @@ export default {
     cams: {
       description:
         'one row per image × method × layer set: image, index, method, layer, target, target_name, score (logit), probability, label, height, width, ' +
-        'cam (FixedSizeList<Float32> H·W, row-major, in [0,1]), peak_x, peak_y, in_mask (cam maximum inside the ground-truth mask), overlay',
+        'cam (FixedSizeList<Float32> H·W, row-major, in [0,1]), peak_x, peak_y, in_mask (cam maximum inside the ground-truth mask), overlay; ' +
+        "per target layer cam_raw_<layer> (the layer's h×w map before normalisation and upsampling, pytorch-grad-cam's np.maximum(get_cam_image, 0)) " +
+        'and weights_<layer> (channel weights, null for methods without them)',
       type: 'table',
     },
     overlays: { description: 'overlays/<method>/<layer>/<image id>.png (extension kept: a.jpg → a.jpg.png; ~class<k> per top_k class): jet heat map blended with the image (show_cam_on_image)', type: 'files' },
@@ -147,7 +149,10 @@ export default {
 
     const methods = p.methods.map((m) => canonicalMethod(m)!);
     const layers = p.layers ?? defaultLayers(info, modelIn.meta.suggested_layers);
-    for (const [i, l] of layers.entries()) checkLayer(info, l, `stages.${ctx.stageId}.params.layers[${i}]`);
+    const shapes = layers.map((l, i) => {
+      const s = checkLayer(info, l, `stages.${ctx.stageId}.params.layers[${i}]`).shape;
+      return { layer: l, channels: s[1], height: s[2], width: s[3] };
+    });
     const layerSets = p.combine === 'separate' ? layers.map((l) => [l]) : [layers];
     const targets = resolveTargetSpec(p, info, items, ds.classNames, ctx.stageId);
 
@@ -174,7 +179,7 @@ export default {
       table: 'cams',
       items,
       id: (it) => it.id,
-      schema: camSchema(H, W),
+      schema: camSchema(H, W, shapes),
       batchSize: p.batch_size,
       chunkSize: Math.max(16, p.batch_size),
       worker: { module: item, factory: 'createCam', config },
@@ -218,7 +223,7 @@ function defaultLayers(info: Info, suggested: Json | undefined): string[] {
   return [last.alias ?? last.name];
 }
 
-function checkLayer(info: Info, layer: string, path: string): void {
+function checkLayer(info: Info, layer: string, path: string): Info['layers'][number] {
   const l = info.layers.find((x) => x.alias === layer) ?? info.layers.find((x) => x.name === layer);
   if (!l) {
     const aliases = info.layers.filter((x) => x.alias).map((x) => x.alias!);
@@ -228,5 +233,6 @@ function checkLayer(info: Info, layer: string, path: string): void {
     });
   }
   if (l.shape.length !== 4) throw new ConfigError(`layer '${layer}' of model '${info.id}' has shape [${l.shape.join(', ')}]; a CAM needs a 4-D (N, C, H, W) layer`, { path });
+  return l;
 }
 

@@ -5,6 +5,8 @@ import { open, writeFile } from 'node:fs/promises';
 import {
   DataType,
   Field,
+  FixedSizeList,
+  Float32,
   RecordBatch,
   RecordBatchReader,
   Schema,
@@ -210,6 +212,8 @@ function coerce(type: DataType, v: unknown): unknown {
 export function tableFromRows(rows: readonly Record<string, unknown>[], schema: Schema): Table {
   if (rows.length === 0) return emptyTable(schema);
   const children = schema.fields.map((f: Field) => {
+    const bulk = float32ListColumn(rows, f);
+    if (bulk) return bulk;
     const b = makeBuilder({ type: f.type, nullValues: [null, undefined] });
     for (let i = 0; i < rows.length; i++) {
       const v = coerce(f.type, rows[i][f.name]);
@@ -226,6 +230,36 @@ export function tableFromRows(rows: readonly Record<string, unknown>[], schema: 
   });
   const data = makeData({ type: new Struct(schema.fields), length: rows.length, nullCount: 0, children });
   return new Table([new RecordBatch(schema, data)]);
+}
+
+/**
+ * A FixedSizeList<Float32> column (tensors: CAM maps, weights) whose row values are all Float32Arrays of the list size
+ * or null, built with one bulk copy per row instead of the builder's per-value appends (≈ 2 ms per 224² map); null
+ * rows hold zeros. Undefined (the builder handles it) for any other column or value.
+ */
+function float32ListColumn(rows: readonly Record<string, unknown>[], f: Field) {
+  if (f.type.typeId !== Type.FixedSizeList) return undefined;
+  const t = f.type as FixedSizeList;
+  const child = t.children[0];
+  if (child.type.typeId !== Type.Float || (child.type as Float32).precision !== 1) return undefined;
+  const size = t.listSize;
+  let nulls = 0;
+  for (const r of rows) {
+    const v = r[f.name];
+    if (v === null || v === undefined) nulls++;
+    else if (!(v instanceof Float32Array) || v.length !== size) return undefined;
+  }
+  if (nulls && !f.nullable) return undefined; // the builder path names the row
+  const values = new Float32Array(rows.length * size);
+  const valid = new Uint8Array(Math.ceil(rows.length / 8));
+  rows.forEach((r, i) => {
+    const v = r[f.name] as Float32Array | null | undefined;
+    if (v === null || v === undefined) return;
+    values.set(v, i * size);
+    valid[i >> 3] |= 1 << (i & 7);
+  });
+  const childData = makeData({ type: child.type as Float32, length: values.length, nullCount: 0, data: values });
+  return makeData({ type: t, length: rows.length, nullCount: nulls, nullBitmap: nulls ? valid : undefined, child: childData });
 }
 
 /** A table with `schema` and no rows. */

@@ -10,17 +10,63 @@
 import { Bool, Field, Float32, Int32, Schema, Utf8, type Table } from 'apache-arrow';
 import { tensorField } from '../arrow/conventions.ts';
 import {
-  aggregateLayers, camMethod, postprocessCam, rawCam, showCamOnImage, softmaxRow, targetGradientWeights, targetValue, topKTargets,
+  aggregateLayers, camMethod, rawCamParts, reluCam, scaleCam, showCamOnImage, softmaxRow, targetGradientWeights, targetValue, topKTargets,
   type AblationValue, type CamMethod, type TargetKind,
 } from '../algo/cam/index.ts';
 import { ConfigError } from '../engine/errors.ts';
-import { encodePng, normalizationLut, normalize } from '../image/io.ts';
+import { normalizationLut, normalize } from '../image/io.ts';
+import { encodePngSync } from '../image/png.ts';
 import type { LoadOptions, RgbImage } from '../image/io.ts';
 import { loadItemMask, loadItemRgb, type DatasetItem } from '../data/index.ts';
 import type { Model, ModelInfo, Tensor } from '../model/types.ts';
 import { classIndex } from '../model/common.ts';
 
-export function camSchema(height: number, width: number): Schema {
+/** A target layer's shape at one image: channels and map size (ModelInfo.layers' shape without the batch). */
+export interface CamLayerShape {
+  layer: string;
+  channels: number;
+  height: number;
+  width: number;
+}
+
+/**
+ * The per-layer tensor columns of the `cams` table, one pair per distinct target layer (in the order given):
+ * `cam_raw_<layer>` and `weights_<layer>` (the layer name with characters outside A–Z a–z 0–9 _ replaced by `_`;
+ * `_<i>` appended on a clash).
+ */
+export function camLayerColumns(layers: readonly string[]): Map<string, { raw: string; weights: string }> {
+  const out = new Map<string, { raw: string; weights: string }>();
+  const used = new Set<string>();
+  layers.forEach((l, i) => {
+    if (out.has(l)) return;
+    let key = l.replace(/[^A-Za-z0-9_]+/g, '_').replace(/^_+|_+$/g, '') || 'layer';
+    if (used.has(key)) key = `${key}_${i}`;
+    used.add(key);
+    out.set(l, { raw: `cam_raw_${key}`, weights: `weights_${key}` });
+  });
+  return out;
+}
+
+/** The `cams` table's schema: the map at input size, and per target layer its raw low-res map and channel weights. */
+export function camSchema(height: number, width: number, layers: readonly CamLayerShape[] = []): Schema {
+  const cols = camLayerColumns(layers.map((l) => l.layer));
+  const perLayer = layers.flatMap((l) => {
+    const c = cols.get(l.layer)!;
+    return [
+      tensorField(c.raw, new Float32(), [l.height, l.width], ['height', 'width'], {
+        nullable: true,
+        description:
+          `the map at layer '${l.layer}' before normalisation and upsampling: pytorch-grad-cam's cam = np.maximum(get_cam_image(…), 0), ` +
+          `what compute_cam_per_layer hands to scale_cam_image [${l.height}×${l.width}]; null in rows whose layer set lacks the layer`,
+      }),
+      tensorField(c.weights, new Float32(), [l.channels], ['channel'], {
+        nullable: true,
+        description:
+          `channel weights w_k at layer '${l.layer}' (get_cam_weights: cam = Σ_k w_k A_k) [${l.channels}]; null for methods without channel ` +
+          'weights (hirescam, layercam, eigencam, eigengradcam: element-wise maps) and in rows whose layer set lacks the layer',
+      }),
+    ];
+  });
   return new Schema([
     new Field('image', new Utf8(), false),
     new Field('index', new Int32(), false),
@@ -38,6 +84,7 @@ export function camSchema(height: number, width: number): Schema {
     new Field('peak_y', new Int32(), false),
     new Field('in_mask', new Bool(), true),
     new Field('overlay', new Utf8(), true),
+    ...perLayer,
   ]);
 }
 
@@ -196,6 +243,14 @@ async function logitsLayer(model: Model, batch: Tensor): Promise<string | null> 
   return found;
 }
 
+/** Index of the first maximum (np.argmax). */
+function argmax(x: Float32Array): number {
+  let peak = 0;
+  let best = x[0];
+  for (let i = 1; i < x.length; i++) if (x[i] > best) (best = x[i]), (peak = i);
+  return peak;
+}
+
 function sliceOne(t: Tensor, b: number): Tensor {
   const per = t.data.length / t.shape[0];
   return { data: t.data.subarray(b * per, (b + 1) * per), shape: [1, ...t.shape.slice(1)] };
@@ -273,6 +328,7 @@ export async function computeCams(a: ComputeArgs): Promise<Record<string, unknow
   const ranks = Math.max(...lists.map((l) => l.length));
 
   const HW = H * W;
+  const columns = camLayerColumns(layers);
   const out: Record<string, unknown>[][] = items.map(() => []);
   for (let r = 0; r < ranks; r++) {
     const targets = lists.map((l) => l[Math.min(r, l.length - 1)]);
@@ -294,15 +350,17 @@ export async function computeCams(a: ComputeArgs): Promise<Record<string, unknow
     const outputs = logits;
     const scores = targets.map((cls, b) => targetValue(outputs, b, cls, kind));
 
-    // 3. Per method and layer: raw cam (the registry) → ReLU, min-max, resize (postprocessCam); per set: aggregateLayers.
+    // 3. Per method and layer: raw cam and weights (the registry) → ReLU (kept: the cam_raw_<layer> column), min-max,
+    //    resize (scaleCam); per set: aggregateLayers.
     const camsBy = new Map<string, Float32Array>(); // `${method}\u0000${setIndex}` → [n·H·W]
+    const partsBy = new Map<string, { relu: Float32Array; weights: Float32Array | null; hw: number; c: number }>(); // `${method}\u0000${layer}`
     for (const m of methods) {
       t0 = performance.now();
       const perLayer = new Map<string, Float32Array>();
       for (const l of layers) {
         const A = acts[l];
         const [, c, h, w] = A.shape;
-        const raw = await rawCam(m, {
+        const { cam: raw, weights } = await rawCamParts(m, {
           acts: A,
           grads: grads[l],
           targets,
@@ -318,13 +376,15 @@ export async function computeCams(a: ComputeArgs): Promise<Record<string, unknow
         const needs = camMethod(m).needs;
         if (needs === 'ablation') a.counts.headRows += n * c;
         if (needs === 'score') a.counts.maskedForwards += n * c;
-        perLayer.set(l, postprocessCam(raw, n, h, w, H, W));
+        const relu = reluCam(raw);
+        partsBy.set(`${m}\u0000${l}`, { relu, weights, hw: h * w, c });
+        perLayer.set(l, scaleCam(relu, n, h, w, H, W));
       }
       a.layerSets.forEach((set, si) => camsBy.set(`${m}\u0000${si}`, aggregateLayers(set.map((l) => perLayer.get(l)!), n, H, W)));
       tick(m, t0);
     }
 
-    // 4. Rows and overlays.
+    // 4. Rows and overlays (rows: typed-array copies; overlays: lookup-table blend, PNG at zlib level 1).
     t0 = performance.now();
     for (let b = 0; b < n; b++) {
       if (r >= lists[b].length) continue;
@@ -333,18 +393,16 @@ export async function computeCams(a: ComputeArgs): Promise<Record<string, unknow
       const probs = probabilities ? outputs.data.subarray(b * K, (b + 1) * K) : softmaxRow(outputs.data, b, K);
       for (const m of methods) {
         for (const [si, set] of a.layerSets.entries()) {
-          const all = camsBy.get(`${m}\u0000${si}`)!;
-          const cam = all.slice(b * HW, (b + 1) * HW);
-          let peak = 0;
-          for (let i = 1; i < HW; i++) if (cam[i] > cam[peak]) peak = i; // first maximum, row-major (np.argmax)
+          const cam = camsBy.get(`${m}\u0000${si}`)!.slice(b * HW, (b + 1) * HW);
+          const peak = argmax(cam); // first maximum, row-major (np.argmax)
           const mask = masks[b];
           const layerKey = set.join('+');
           let overlay: string | null = null;
           if (a.overlay.enabled) {
             overlay = overlayName(m, layerKey, item.id, a.indices[b], lists[b].length > 1 ? cls : undefined);
-            await a.writeFile(overlay, encodePng(showCamOnImage(rgbs[b].data, H, W, cam, a.overlay.imageWeight), W, H, 3));
+            await a.writeFile(overlay, encodePngSync(showCamOnImage(rgbs[b].data, H, W, cam, a.overlay.imageWeight), W, H, 3, { level: 1 }));
           }
-          out[b].push({
+          const row: Record<string, unknown> = {
             image: item.id,
             index: a.indices[b],
             method: m,
@@ -361,7 +419,14 @@ export async function computeCams(a: ComputeArgs): Promise<Record<string, unknow
             peak_y: Math.floor(peak / W),
             in_mask: mask ? mask[peak] !== 0 : null,
             overlay,
-          });
+          };
+          for (const l of set) {
+            const p = partsBy.get(`${m}\u0000${l}`)!;
+            const col = columns.get(l)!;
+            row[col.raw] = p.relu.slice(b * p.hw, (b + 1) * p.hw);
+            row[col.weights] = p.weights ? p.weights.slice(b * p.c, (b + 1) * p.c) : null;
+          }
+          out[b].push(row);
         }
       }
     }

@@ -17,6 +17,7 @@ import { encodePng, encodeJpeg, decodeImage } from '../../src/image/io.ts';
 import { readArrowFile } from '../../src/arrow/io.ts';
 import { aggregateLayers, eigenCam, postprocessCam, showCamOnImage } from '../../src/algo/cam/index.ts';
 import { resizeAlignCorners } from '../../src/algo/resize.ts';
+import { camLayerColumns, camSchema } from '../../src/explain/cam.ts';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const bin = join(repo, 'bin', 'xai.mjs');
@@ -239,16 +240,23 @@ test('cam stage: every method equals its closed form on a model built for it (ON
     assert.ok(sorted[0] - sorted[1] > 1e-3, 'test images must have a clear top-1');
     const g = Array.from({ length: C }, (_, k) => M[c * C + k] / 16); // d logit_c / dA_k, constant over positions
     const sumA = Array.from({ length: C }, (_, k) => chanMean(A, k, 16) * 16);
-    const raw: Record<string, Float32Array> = {
-      gradcam: sumW(A, 16, g),
+    // channel weights of the methods that have them (get_cam_weights); the others are element-wise maps
+    const weights: Record<string, number[]> = {
+      gradcam: g,
       // α = g²/(2g² + ΣA·g³ + 1e-6) at every position; w = Σ_ij α·ReLU(g) = 16·α·ReLU(g)
-      'gradcam++': sumW(A, 16, g.map((gk, k) => (16 * gk * gk * Math.max(gk, 0)) / (2 * gk * gk + sumA[k] * gk ** 3 + 1e-6))),
-      xgradcam: sumW(A, 16, g.map((gk, k) => (gk * sumA[k]) / (sumA[k] + 1e-7))),
+      'gradcam++': g.map((gk, k) => (16 * gk * gk * Math.max(gk, 0)) / (2 * gk * gk + sumA[k] * gk ** 3 + 1e-6)),
+      xgradcam: g.map((gk, k) => (gk * sumA[k]) / (sumA[k] + 1e-7)),
+      // zero-ablating channel k lowers logit_c by exactly M[c,k]·mean(A_k)
+      ablationcam: g.map((_, k) => (M[c * C + k] * chanMean(A, k, 16)) / lg[c]),
+    };
+    const raw: Record<string, Float32Array> = {
+      gradcam: sumW(A, 16, weights.gradcam),
+      'gradcam++': sumW(A, 16, weights['gradcam++']),
+      xgradcam: sumW(A, 16, weights.xgradcam),
       hirescam: sumW(A, 16, g),
       layercam: sumW(A, 16, g.map((gk) => Math.max(gk, 0))),
       eigencam: eigenCam({ data: A, shape: [1, C, 4, 4] }),
-      // zero-ablating channel k lowers logit_c by exactly M[c,k]·mean(A_k)
-      ablationcam: sumW(A, 16, g.map((_, k) => (M[c * C + k] * chanMean(A, k, 16)) / lg[c])),
+      ablationcam: sumW(A, 16, weights.ablationcam),
     };
     // Score-CAM: masks = align-corners upsampled channels, min-max normalised, times the normalised input; softmax.
     const up = resizeAlignCorners(A, C, 4, 4, S, S);
@@ -261,7 +269,8 @@ test('cam stage: every method equals its closed form on a model built for it (ON
       return logitsOf(xm)[c];
     });
     const z = s.reduce((acc, v) => acc + Math.exp(v - Math.max(...s)), 0);
-    raw.scorecam = sumW(A, 16, s.map((v) => Math.exp(v - Math.max(...s)) / z));
+    weights.scorecam = s.map((v) => Math.exp(v - Math.max(...s)) / z);
+    raw.scorecam = sumW(A, 16, weights.scorecam);
 
     for (const [method, rm] of Object.entries(raw)) {
       const row = rows.find((o) => o.image === `img${i}.png` && o.method === method)!;
@@ -274,6 +283,13 @@ test('cam stage: every method equals its closed form on a model built for it (ON
       assert.ok(Math.abs(row.probability - e[c] / e.reduce((p, q) => p + q, 0)) < 1e-5);
       const expected = aggregateLayers([postprocessCam(rm, 1, 4, 4, S, S)], 1, S, S);
       close(row.cam, expected, 2e-4, `${method} img${i}`);
+      // the layer's raw map before scale_cam_image (np.maximum(cam, 0)) and the channel weights, at their own scale
+      const scale = Math.max(...rm.map(Math.abs));
+      close(row.cam_raw_feat.toArray().map((v: number) => v / scale), rm.map((v) => Math.max(v, 0) / scale), 2e-4, `${method} img${i} cam_raw_feat`);
+      if (weights[method]) {
+        const ws = Math.max(...weights[method].map(Math.abs));
+        close(row.weights_feat.toArray().map((v: number) => v / ws), weights[method].map((v) => v / ws), 2e-4, `${method} img${i} weights_feat`);
+      } else assert.equal(row.weights_feat, null, `${method}: no channel weights`);
       assert.equal(row.height, S);
       assert.equal(row.in_mask, null);
       const peak = row.peak_y * S + row.peak_x;
@@ -335,9 +351,18 @@ test('cam stage: several layers → mean of normalised cams; library ablation; t
     assert.equal(get('gradcam').overlay, null);
     close(get('gradcam').cam, gc, 2e-4, `gradcam feat+pool img${i}`);
     close(get('ablationcam').cam, ab, 2e-3, `ablationcam library feat+pool img${i}`);
+    // a combined set: both layers' weights in the row (Grad-CAM: the mean gradient, M[c,k] / (h·w))
+    close(get('gradcam').weights_feat.toArray(), Array.from({ length: C }, (_, k) => M[c * C + k] / 16), 1e-5, `weights_feat img${i}`);
+    close(get('gradcam').weights_pool.toArray(), Array.from({ length: C }, (_, k) => M[c * C + k] / 4), 1e-5, `weights_pool img${i}`);
+    assert.equal(get('gradcam').cam_raw_pool.toArray().length, 4);
   }
   const sep = table('separate').rows;
   assert.equal(sep.length, NIMG * 2);
+  // separate sets: a row holds only its own layer's raw map and weights
+  assert.deepEqual(sep.slice(0, 2).map((o) => [o.cam_raw_feat?.toArray().length ?? null, o.cam_raw_pool?.toArray().length ?? null, o.weights_pool === null]), [
+    [16, null, true],
+    [null, 4, false],
+  ]);
   assert.deepEqual(sep.slice(0, 2).map((o) => [o.layer, o.target, o.overlay]), [
     ['feat', 2, 'overlays/gradcam/feat/img0.png.png'],
     ['pool', 2, 'overlays/gradcam/pool/img0.png.png'],
@@ -441,4 +466,19 @@ test('cam stage: an unknown method (exit 2) or layer is an error naming the para
   const bad = xai(['run', 'pipelines/badlayer.yaml']);
   assert.notEqual(bad.code, 0);
   assert.match(bad.stderr, /stages\.cams\.params\.layers\[0\]: model '[^']+' has no layer or alias 'feet' \(aliases: feat\)/);
+});
+
+test('cams table: per-layer column names (sanitised, a clash gets its index) and described nullable tensor columns', () => {
+  const cols = camLayerColumns(['layer4', '/layer4/relu:0', 'layer4_relu_0']);
+  assert.deepEqual([...cols.values()], [
+    { raw: 'cam_raw_layer4', weights: 'weights_layer4' },
+    { raw: 'cam_raw_layer4_relu_0', weights: 'weights_layer4_relu_0' },
+    { raw: 'cam_raw_layer4_relu_0_2', weights: 'weights_layer4_relu_0_2' },
+  ]);
+  const f = camSchema(8, 8, [{ layer: 'layer4', channels: 3, height: 2, width: 2 }]).fields.filter((x) => /layer4/.test(x.name));
+  assert.deepEqual(f.map((x) => [x.name, x.nullable, JSON.parse(x.metadata.get('ARROW:extension:metadata')!).shape]), [
+    ['cam_raw_layer4', true, [2, 2]],
+    ['weights_layer4', true, [3]],
+  ]);
+  for (const x of f) assert.match(x.metadata.get('xai.description')!, /layer 'layer4'/);
 });

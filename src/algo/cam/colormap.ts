@@ -42,24 +42,29 @@ export function showCamOnImage(rgb: Uint8Array, height: number, width: number, c
   const f = Math.fround;
   const wi = f(imageWeight);
   const wh = f(1 - imageWeight);
+  // The float32 products of the blend through lookup tables (same operations, same order, so the same bytes):
+  // heat[3·idx + ch] = f(wh · f(jet / 255)), img[v] = f(wi · f(v / 255)); per value one float32 addition remains.
+  const heat = new Float32Array(256 * 3);
+  for (let i = 0; i < heat.length; i++) heat[i] = f(wh * f(JET_RGB[i] / 255));
+  const img = new Float32Array(256);
+  for (let v = 0; v < 256; v++) img[v] = f(wi * f(v / 255));
   const mixed = new Float32Array(n * 3);
   let mx = -Infinity;
-  for (let p = 0; p < n; p++) {
+  for (let p = 0, j = 0; p < n; p++, j += 3) {
     const m = f(255 * f(cam[p]));
     // np.uint8(float): truncation toward zero (values outside [0, 255] are clipped here instead of wrapping).
-    const idx = Number.isNaN(m) ? 0 : Math.min(255, Math.max(0, Math.trunc(m)));
-    for (let ch = 0; ch < 3; ch++) {
-      const heat = f(JET_RGB[3 * idx + ch] / 255);
-      const img = f(rgb[3 * p + ch] / 255);
-      const v = f(f(wh * heat) + f(wi * img));
-      mixed[3 * p + ch] = v;
-      if (v > mx) mx = v;
-    }
+    const h = 3 * (m >= 255 ? 255 : m > 0 ? Math.trunc(m) : 0); // NaN → 0
+    const v0 = (mixed[j] = f(heat[h] + img[rgb[j]]));
+    const v1 = (mixed[j + 1] = f(heat[h + 1] + img[rgb[j + 1]]));
+    const v2 = (mixed[j + 2] = f(heat[h + 2] + img[rgb[j + 2]]));
+    if (v0 > mx) mx = v0;
+    if (v1 > mx) mx = v1;
+    if (v2 > mx) mx = v2;
   }
   const out = new Uint8Array(n * 3);
   for (let i = 0; i < out.length; i++) {
     const v = f(255 * f(mixed[i] / mx));
-    out[i] = Math.min(255, Math.max(0, Math.trunc(v)));
+    out[i] = v >= 255 ? 255 : v > 0 ? v : 0; // Uint8Array stores truncate toward zero
   }
   return out;
 }

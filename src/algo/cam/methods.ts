@@ -152,8 +152,17 @@ function camImage(spec: CamMethodSpec, x: CamInputs, w: Float32Array | null): Fl
 
 /** BaseCAM.get_cam_image: the raw cam [N·H·W] of one method at one layer (apply postprocessCam afterwards). */
 export async function rawCam(m: CamMethod, x: CamInputs): Promise<Float32Array> {
+  return (await rawCamParts(m, x)).cam;
+}
+
+/**
+ * The raw cam [N·H·W] (get_cam_image) with the channel weights it was made from: get_cam_weights' output [N·C], or
+ * null for the methods without channel weights (HiResCAM, LayerCAM, EigenCAM, EigenGradCAM: per-element maps).
+ */
+export async function rawCamParts(m: CamMethod, x: CamInputs): Promise<{ cam: Float32Array; weights: Float32Array | null }> {
   const spec = camMethod(m);
-  return camImage(spec, x, spec.weights ? await spec.weights(x) : null);
+  const weights = spec.weights ? await spec.weights(x) : null;
+  return { cam: camImage(spec, x, weights), weights };
 }
 
 export type GradientCamMethod = 'gradcam' | 'gradcam++' | 'xgradcam' | 'hirescam' | 'layercam' | 'eigengradcam';

@@ -27,13 +27,26 @@ export function minMaxInPlace(maps: Float32Array, count: number, size: number): 
  */
 export function postprocessCam(raw: Float32Array, n: number, h: number, w: number, outH: number, outW: number): Float32Array {
   if (raw.length !== n * h * w) throw new RangeError(`postprocessCam: expected ${n}×${h}×${w} values, got ${raw.length}`);
+  return scaleCam(reluCam(raw), n, h, w, outH, outW, true);
+}
+
+/** np.maximum(cam, 0) as a new array (NaN → 0 here): the map compute_cam_per_layer hands to scale_cam_image. */
+export function reluCam(raw: Float32Array): Float32Array {
   const relu = new Float32Array(raw.length);
-  for (let i = 0; i < raw.length; i++) relu[i] = raw[i] > 0 ? raw[i] : 0; // np.maximum(cam, 0) (NaN → 0 here)
-  minMaxInPlace(relu, n, h * w);
-  if (h === outH && w === outW) return relu;
+  for (let i = 0; i < raw.length; i++) relu[i] = raw[i] > 0 ? raw[i] : 0;
+  return relu;
+}
+
+/**
+ * scale_cam_image of ReLU'd maps [N·h·w]: per-image min-max, then resize (cv2 INTER_LINEAR) to [N·outH·outW].
+ * The input is left as it is unless `inPlace`.
+ */
+export function scaleCam(relu: Float32Array, n: number, h: number, w: number, outH: number, outW: number, inPlace = false): Float32Array {
+  const maps = minMaxInPlace(inPlace ? relu : relu.slice(), n, h * w);
+  if (h === outH && w === outW) return maps;
   const r = getResizer(h, w, outH, outW, 'cv2');
   const out = new Float32Array(n * outH * outW);
-  for (let b = 0; b < n; b++) r.plane(relu, b * h * w, out, b * outH * outW);
+  for (let b = 0; b < n; b++) r.plane(maps, b * h * w, out, b * outH * outW);
   return out;
 }
 
@@ -48,10 +61,19 @@ export function aggregateLayers(perLayer: Float32Array[], n: number, h: number, 
   for (const m of perLayer) {
     if (m.length !== size) throw new RangeError(`aggregateLayers: a layer cam has ${m.length} values, expected ${size}`);
   }
-  for (let i = 0; i < size; i++) {
-    let s = 0;
-    for (const m of perLayer) s += m[i] > 0 ? m[i] : 0;
-    out[i] = s / perLayer.length;
+  const k = perLayer.length;
+  if (k === 1) {
+    const m = perLayer[0];
+    for (let i = 0; i < size; i++) out[i] = m[i] > 0 ? m[i] : 0; // (0 + ReLU) / 1, exactly
+  } else {
+    for (let i = 0; i < size; i++) {
+      let s = 0;
+      for (let j = 0; j < k; j++) {
+        const v = perLayer[j][i];
+        s += v > 0 ? v : 0;
+      }
+      out[i] = s / k;
+    }
   }
   return minMaxInPlace(out, n, h * w);
 }

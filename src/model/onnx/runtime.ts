@@ -30,9 +30,15 @@ export function executionProvider(configured: ExecutionProvider | undefined): Ex
   return configured ?? 'cpu';
 }
 
-export function sessionOptions(threads: number, ep: ExecutionProvider = 'cpu'): ortTypes.InferenceSession.SessionOptions {
-  // No CPU memory arena: activations are freed after each run (peak RSS at ResNet-18 b32 ~100 MB lower, same speed).
-  const base = { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential', enableCpuMemArena: false } as const;
+/**
+ * Session options. `arena`: onnxruntime's CPU memory arena, which keeps the intermediate buffers between runs. Off,
+ * every run allocates and frees them (large blocks are fresh mmap pages, page-faulted in again each run): ResNet-18 at
+ * batch 32 then runs ~12 % slower than a bare session (bench/model.bench.ts), for ~100 MB less peak RSS. On for the
+ * sessions run again and again at one batch size (forward, heads, gradients); off for the probe and the tap
+ * sessions (dissection's collect-activations, whose memory is bounded by the tapped maps it keeps).
+ */
+export function sessionOptions(threads: number, ep: ExecutionProvider = 'cpu', arena = false): ortTypes.InferenceSession.SessionOptions {
+  const base = { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential', enableCpuMemArena: arena } as const;
   // CUDA needs the CUDA EP binaries, which the default install skips (README: "GPU").
   return ep === 'cuda' ? { ...base, executionProviders: ['cuda', 'cpu'] } : base;
 }
@@ -169,7 +175,8 @@ export class OnnxModel implements Model {
   private session(key: string, make: () => Uint8Array): Promise<ortTypes.InferenceSession> {
     let s = this.sessions.get(key);
     if (!s) {
-      s = Promise.resolve().then(() => this.ort.InferenceSession.create(make(), sessionOptions(this.threads, this.ep)));
+      const arena = !key.startsWith('taps:');
+      s = Promise.resolve().then(() => this.ort.InferenceSession.create(make(), sessionOptions(this.threads, this.ep, arena)));
       this.sessions.set(key, s);
       s.catch(() => this.sessions.delete(key));
     }
