@@ -15,7 +15,7 @@ import {
 } from '../algo/cam/index.ts';
 import { ConfigError } from '../engine/errors.ts';
 import { normalizationLut, normalize } from '../image/io.ts';
-import { encodePngSync } from '../image/png.ts';
+import { encodePng } from '../image/png.ts';
 import type { LoadOptions, RgbImage } from '../image/io.ts';
 import { loadItemMask, loadItemRgb, type DatasetItem } from '../data/index.ts';
 import type { Model, ModelInfo, Tensor } from '../model/types.ts';
@@ -384,8 +384,10 @@ export async function computeCams(a: ComputeArgs): Promise<Record<string, unknow
       tick(m, t0);
     }
 
-    // 4. Rows and overlays (rows: typed-array copies; overlays: lookup-table blend, PNG at zlib level 1).
+    // 4. Rows and overlays (rows: typed-array copies; overlays: lookup-table blend, PNG at zlib level 1, compressed on
+    // libuv's thread pool beside the rows — and, on the worker pool, beside the next unit's model calls).
     t0 = performance.now();
+    const overlays: { name: string; png: Promise<Uint8Array> }[] = [];
     for (let b = 0; b < n; b++) {
       if (r >= lists[b].length) continue;
       const item = items[b];
@@ -400,7 +402,9 @@ export async function computeCams(a: ComputeArgs): Promise<Record<string, unknow
           let overlay: string | null = null;
           if (a.overlay.enabled) {
             overlay = overlayName(m, layerKey, item.id, a.indices[b], lists[b].length > 1 ? cls : undefined);
-            await a.writeFile(overlay, encodePngSync(showCamOnImage(rgbs[b].data, H, W, cam, a.overlay.imageWeight), W, H, 3, { level: 1 }));
+            const png = encodePng(showCamOnImage(rgbs[b].data, H, W, cam, a.overlay.imageWeight), W, H, 3, { level: 1 });
+            png.catch(() => {}); // awaited below, in order; a failure is not "unhandled" meanwhile
+            overlays.push({ name: overlay, png });
           }
           const row: Record<string, unknown> = {
             image: item.id,
@@ -430,6 +434,7 @@ export async function computeCams(a: ComputeArgs): Promise<Record<string, unknow
         }
       }
     }
+    for (const o of overlays) await a.writeFile(o.name, await o.png); // in order: the files do not depend on timing
     tick('rows', t0);
   }
   return out;

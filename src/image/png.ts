@@ -57,6 +57,24 @@ export function encodePngSync(
   channels: 1 | 2 | 3 | 4,
   opts: PngEncodeOptions = {},
 ): Uint8Array {
+  const raw = filtered(data, width, height, channels, opts);
+  return assemble(width, height, channels, zlib.deflateSync(raw, deflateOptions(opts.level)));
+}
+
+/**
+ * encodePngSync with the compression on libuv's thread pool (zlib.deflate): the same bytes, while the calling thread
+ * goes on (a CAM batch's overlays compress beside the next model calls).
+ */
+export async function encodePng(data: Uint8Array, width: number, height: number, channels: 1 | 2 | 3 | 4, opts: PngEncodeOptions = {}): Promise<Uint8Array> {
+  const raw = filtered(data, width, height, channels, opts);
+  const idat = await new Promise<Uint8Array>((resolve, reject) => zlib.deflate(raw, deflateOptions(opts.level), (e, b) => (e ? reject(e) : resolve(b))));
+  return assemble(width, height, channels, idat);
+}
+
+const deflateOptions = (level = 6): zlib.ZlibOptions => ({ level, memLevel: 9, strategy: zlib.constants.Z_DEFAULT_STRATEGY });
+
+/** The scanlines with their filter bytes (what IDAT compresses). */
+function filtered(data: Uint8Array, width: number, height: number, channels: number, opts: PngEncodeOptions): Uint8Array {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) {
     throw new Error(`encodePng: bad size ${width}×${height}`);
   }
@@ -67,7 +85,7 @@ export function encodePngSync(
   const raw = new Uint8Array((stride + 1) * height);
   if (opts.filter === 'none') {
     for (let y = 0; y < height; y++) raw.set(data.subarray(y * stride, y * stride + stride), y * (stride + 1) + 1);
-    return assemble(raw, width, height, channels, opts.level);
+    return raw;
   }
   const cand = new Uint8Array(stride * 4);
   const zero = new Uint8Array(stride);
@@ -106,10 +124,10 @@ export function encodePngSync(
     raw[o] = best === 3 ? 4 : best;
     raw.set(cand.subarray(best * stride, best * stride + stride), o + 1);
   }
-  return assemble(raw, width, height, channels, opts.level);
+  return raw;
 }
 
-function assemble(raw: Uint8Array, width: number, height: number, channels: number, level = 6): Uint8Array {
+function assemble(width: number, height: number, channels: number, idat: Uint8Array): Uint8Array {
   const ihdr = new Uint8Array(13);
   const dv = new DataView(ihdr.buffer);
   dv.setUint32(0, width);
@@ -119,7 +137,6 @@ function assemble(raw: Uint8Array, width: number, height: number, channels: numb
   ihdr[10] = 0;
   ihdr[11] = 0;
   ihdr[12] = 0;
-  const idat = zlib.deflateSync(raw, { level, memLevel: 9, strategy: zlib.constants.Z_DEFAULT_STRATEGY });
   const parts = [SIGNATURE, chunk('IHDR', ihdr), chunk('IDAT', idat), chunk('IEND', new Uint8Array(0))];
   const total = parts.reduce((s, p) => s + p.length, 0);
   const out = new Uint8Array(total);
