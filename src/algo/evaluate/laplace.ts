@@ -7,7 +7,7 @@
 // Gauss-Seidel sweep before and one backward sweep after it (so the preconditioner is symmetric), a dense Cholesky
 // solve on the coarsest level. Every level lives on a zero-padded grid (a missing neighbour reads 0), so the
 // stencil loops have no branches. The C channels share the matrix and are solved as one multi-right-hand-side
-// problem (values node-major, u·C + c), each channel with its own CG scalars.
+// problem (values channel-major, c·m + u), each channel with its own CG scalars.
 
 /** Coarsening stops at this many nodes (then a dense Cholesky factor). */
 const COARSEST = 96;
@@ -23,11 +23,11 @@ interface Level {
   diag: Float64Array;
   inv: Float64Array;
   nw: Float64Array; // m × 8 neighbour weights (the matrix entry is −nw; 0 where no node)
-  off: Int32Array; // the 8 neighbour offsets in the padded grid, × C
+  off: Int32Array; // the 8 neighbour offsets in the padded grid
   agg: Int32Array; // node → coarse node (empty on the coarsest level)
-  e: Float64Array; // correction, padded grid × C
-  rhs: Float64Array; // m × C
-  res: Float64Array; // m × C
+  e: Float64Array; // correction: C padded grids
+  rhs: Float64Array; // C × m
+  res: Float64Array; // C × m
 }
 
 const DIRS: readonly (readonly [number, number])[] = [[-1, -1], [-1, 0], [-1, 1], [0, -1], [0, 1], [1, -1], [1, 0], [1, 1]];
@@ -36,7 +36,7 @@ const slot = (dy: number, dx: number) => (dy + 1) * 3 + dx + 1 - (dy > 0 || (dy 
 function level(m: number, h: number, w: number, pos: Int32Array, diag: Float64Array, nw: Float64Array, C: number): Level {
   const W2 = w + 2;
   return {
-    m, h, w, pos, diag, nw, inv: diag.map((d) => 1 / d), off: Int32Array.from(DIRS, ([dy, dx]) => (dy * W2 + dx) * C),
+    m, h, w, pos, diag, nw, inv: diag.map((d) => 1 / d), off: Int32Array.from(DIRS, ([dy, dx]) => dy * W2 + dx),
     agg: new Int32Array(0), e: new Float64Array((h + 2) * W2 * C), rhs: new Float64Array(m * C), res: new Float64Array(m * C),
   };
 }
@@ -84,7 +84,7 @@ export class MaskedLaplaceSolver {
   /**
    * The system of the pixels with keep = 0 on an H × W image: each equals the weighted mean of its in-image
    * neighbours (`weights`: [dy, dx, w] for the 8 neighbours). The right-hand side (the known neighbours' weighted
-   * values) is the caller's, node-major (u·C + c) in the order of `unknown`.
+   * values) is the caller's, channel-major (c·m + u) in the order of `unknown`.
    */
   constructor(H: number, W: number, keep: Uint8Array, weights: readonly (readonly [number, number, number])[], C: number) {
     this.C = C;
@@ -109,115 +109,118 @@ export class MaskedLaplaceSolver {
     this.chol = cholesky(l);
   }
 
-  /** y = A g (g a padded grid, y node-major). */
+  /** y = A g (g padded grids, y node vectors; channel-major). */
   private apply(l: Level, g: Float64Array, y: Float64Array): void {
-    const C = this.C, off = l.off, nw = l.nw;
-    for (let u = 0; u < l.m; u++) {
-      const b = l.pos[u] * C, d = l.diag[u], k8 = u * 8;
-      for (let c = 0; c < C; c++) {
-        const i = b + c;
-        y[u * C + c] = d * g[i] - nw[k8] * g[i + off[0]] - nw[k8 + 1] * g[i + off[1]] - nw[k8 + 2] * g[i + off[2]] - nw[k8 + 3] * g[i + off[3]]
-          - nw[k8 + 4] * g[i + off[4]] - nw[k8 + 5] * g[i + off[5]] - nw[k8 + 6] * g[i + off[6]] - nw[k8 + 7] * g[i + off[7]];
+    const nw = l.nw, m = l.m, G = g.length / this.C, pos = l.pos, diag = l.diag;
+    const [o0, o1, o2, o3, o4, o5, o6, o7] = l.off;
+    for (let c = 0; c < this.C; c++) {
+      for (let u = 0, gb = c * G, yb = c * m; u < m; u++) {
+        const i = gb + pos[u], k8 = u * 8;
+        y[yb + u] = diag[u] * g[i] - nw[k8] * g[i + o0] - nw[k8 + 1] * g[i + o1] - nw[k8 + 2] * g[i + o2] - nw[k8 + 3] * g[i + o3]
+          - nw[k8 + 4] * g[i + o4] - nw[k8 + 5] * g[i + o5] - nw[k8 + 6] * g[i + o6] - nw[k8 + 7] * g[i + o7];
       }
     }
   }
 
   private gaussSeidel(l: Level, forward: boolean): void {
-    const C = this.C, e = l.e, r = l.rhs, off = l.off, nw = l.nw;
-    for (let s = 0; s < l.m; s++) {
-      const u = forward ? s : l.m - 1 - s;
-      const b = l.pos[u] * C, k8 = u * 8, inv = l.inv[u];
-      for (let c = 0; c < C; c++) {
-        const i = b + c;
-        e[i] = (r[u * C + c] + nw[k8] * e[i + off[0]] + nw[k8 + 1] * e[i + off[1]] + nw[k8 + 2] * e[i + off[2]] + nw[k8 + 3] * e[i + off[3]]
-          + nw[k8 + 4] * e[i + off[4]] + nw[k8 + 5] * e[i + off[5]] + nw[k8 + 6] * e[i + off[6]] + nw[k8 + 7] * e[i + off[7]]) * inv;
+    const e = l.e, r = l.rhs, nw = l.nw, m = l.m, G = e.length / this.C, pos = l.pos, inv = l.inv;
+    const [o0, o1, o2, o3, o4, o5, o6, o7] = l.off;
+    for (let c = 0; c < this.C; c++) {
+      for (let s = 0, gb = c * G, rb = c * m; s < m; s++) {
+        const u = forward ? s : m - 1 - s;
+        const i = gb + pos[u], k8 = u * 8;
+        e[i] = (r[rb + u] + nw[k8] * e[i + o0] + nw[k8 + 1] * e[i + o1] + nw[k8 + 2] * e[i + o2] + nw[k8 + 3] * e[i + o3]
+          + nw[k8 + 4] * e[i + o4] + nw[k8 + 5] * e[i + o5] + nw[k8 + 6] * e[i + o6] + nw[k8 + 7] * e[i + o7]) * inv[u];
       }
+    }
+  }
+
+  /** Node vector v (channel-major) → the node cells of padded grids g (scale·v added when `add`). */
+  private toGrid(l: Level, v: Float64Array, g: Float64Array, add = false, scale = 1): void {
+    const m = l.m, G = g.length / this.C, pos = l.pos;
+    for (let c = 0; c < this.C; c++) {
+      const gb = c * G, vb = c * m;
+      if (add) for (let u = 0; u < m; u++) g[gb + pos[u]] += scale * v[vb + u];
+      else for (let u = 0; u < m; u++) g[gb + pos[u]] = v[vb + u];
     }
   }
 
   /** l.e ≈ A⁻¹ l.rhs on level i (the grid's node cells are overwritten; its other cells stay 0). */
   private vcycle(i: number): void {
-    const l = this.levels[i], C = this.C;
+    const l = this.levels[i], C = this.C, m = l.m, G = l.e.length / C;
     if (i === this.levels.length - 1) {
-      const m = l.m, a = this.chol, e = l.res;
+      const a = this.chol, e = l.res;
       for (let c = 0; c < C; c++) {
+        const b = c * m;
         for (let u = 0; u < m; u++) {
-          let v = l.rhs[u * C + c];
-          for (let k = 0; k < u; k++) v -= a[u * m + k] * e[k * C + c];
-          e[u * C + c] = v / a[u * m + u];
+          let v = l.rhs[b + u];
+          for (let k = 0; k < u; k++) v -= a[u * m + k] * e[b + k];
+          e[b + u] = v / a[u * m + u];
         }
         for (let u = m - 1; u >= 0; u--) {
-          let v = e[u * C + c];
-          for (let k = u + 1; k < m; k++) v -= a[k * m + u] * e[k * C + c];
-          e[u * C + c] = v / a[u * m + u];
+          let v = e[b + u];
+          for (let k = u + 1; k < m; k++) v -= a[k * m + u] * e[b + k];
+          e[b + u] = v / a[u * m + u];
         }
       }
-      for (let u = 0; u < m; u++) for (let c = 0; c < C; c++) l.e[l.pos[u] * C + c] = e[u * C + c];
+      this.toGrid(l, e, l.e);
       return;
     }
-    for (let u = 0; u < l.m; u++) for (let c = 0; c < C; c++) l.e[l.pos[u] * C + c] = 0;
+    for (let c = 0; c < C; c++) for (let u = 0; u < m; u++) l.e[c * G + l.pos[u]] = 0;
     this.gaussSeidel(l, true);
     this.apply(l, l.e, l.res);
-    const n = this.levels[i + 1];
+    const n = this.levels[i + 1], nm = n.m, agg = l.agg;
     n.rhs.fill(0);
-    for (let u = 0; u < l.m; u++) {
-      const b = u * C, cb = l.agg[u] * C;
-      for (let c = 0; c < C; c++) n.rhs[cb + c] += l.rhs[b + c] - l.res[b + c];
-    }
+    for (let c = 0; c < C; c++) for (let u = 0, b = c * m, cb = c * nm; u < m; u++) n.rhs[cb + agg[u]] += l.rhs[b + u] - l.res[b + u];
     this.vcycle(i + 1);
-    for (let u = 0; u < l.m; u++) {
-      const b = l.pos[u] * C, cb = n.pos[l.agg[u]] * C;
-      for (let c = 0; c < C; c++) l.e[b + c] += OVER * n.e[cb + c];
-    }
+    const nG = n.e.length / C;
+    for (let c = 0; c < C; c++) for (let u = 0, gb = c * G, nb = c * nG; u < m; u++) l.e[gb + l.pos[u]] += OVER * n.e[nb + n.pos[agg[u]]];
     this.gaussSeidel(l, false);
   }
 
   /**
-   * Solves A x = b (m × C, node-major) to a relative residual ‖b − A x‖ ≤ tol·‖b‖ per channel; `x` holds the start
-   * (zeros, or a warm start) and receives the solution. Returns the number of iterations.
+   * Solves A x = b (channel-major: x[c·m + u]) to a relative residual ‖b − A x‖ ≤ tol·‖b‖ per channel; `x` holds
+   * the start (zeros, or a warm start) and receives the solution. Returns the number of iterations.
    */
   solve(b: Float64Array, x: Float64Array, tol: number, maxIter: number): number {
-    const C = this.C, f = this.levels[0], m = f.m, N = m * C;
+    const C = this.C, f = this.levels[0], m = f.m, N = m * C, G = f.e.length / C;
     if (m === 0) return 0;
     const r = new Float64Array(N), p = new Float64Array(N), ap = new Float64Array(N), z = new Float64Array(N);
     const grid = new Float64Array(f.e.length);
-    const scatter = (v: Float64Array) => {
-      for (let u = 0; u < m; u++) for (let c = 0; c < C; c++) grid[f.pos[u] * C + c] = v[u * C + c];
-    };
     const dot = (a: Float64Array, bb: Float64Array, c: number) => {
       let s = 0;
-      for (let i = c; i < N; i += C) s += a[i] * bb[i];
+      for (let i = c * m, e = i + m; i < e; i++) s += a[i] * bb[i];
       return s;
     };
     const precondition = () => {
       f.rhs.set(r);
       this.vcycle(0);
-      for (let u = 0; u < m; u++) for (let c = 0; c < C; c++) z[u * C + c] = f.e[f.pos[u] * C + c];
+      for (let c = 0; c < C; c++) for (let u = 0; u < m; u++) z[c * m + u] = f.e[c * G + f.pos[u]];
     };
-    scatter(x);
+    this.toGrid(f, x, grid);
     this.apply(f, grid, ap);
     for (let i = 0; i < N; i++) r[i] = b[i] - ap[i];
-    const bn = Array.from({ length: C }, (_, c) => Math.max(dot(b, b, c), 1e-300));
-    const done = Array.from({ length: C }, (_, c) => dot(r, r, c) <= tol * tol * bn[c]);
+    const bn = Array.from({ length: C }, (_, c) => tol * tol * Math.max(dot(b, b, c), 1e-300));
+    const done = Array.from({ length: C }, (_, c) => dot(r, r, c) <= bn[c]);
     precondition();
     p.set(z);
     const rz = Array.from({ length: C }, (_, c) => dot(r, z, c));
     let it = 0;
     while (it < maxIter && !done.every(Boolean)) {
       it++;
-      scatter(p);
+      this.toGrid(f, p, grid);
       this.apply(f, grid, ap);
       for (let c = 0; c < C; c++) {
         if (done[c]) continue;
         const pap = dot(p, ap, c);
         const alpha = pap === 0 ? 0 : rz[c] / pap;
         let rr = 0;
-        for (let i = c; i < N; i += C) {
+        for (let i = c * m, e = i + m; i < e; i++) {
           x[i] += alpha * p[i];
           r[i] -= alpha * ap[i];
           rr += r[i] * r[i];
         }
-        if (rr <= tol * tol * bn[c]) done[c] = true;
+        if (rr <= bn[c]) done[c] = true;
       }
       if (done.every(Boolean)) break;
       precondition();
@@ -225,7 +228,7 @@ export class MaskedLaplaceSolver {
         if (done[c]) continue;
         const rzNew = dot(r, z, c);
         const beta = rz[c] === 0 ? 0 : rzNew / rz[c];
-        for (let i = c; i < N; i += C) p[i] = z[i] + beta * p[i];
+        for (let i = c * m, e = i + m; i < e; i++) p[i] = z[i] + beta * p[i];
         rz[c] = rzNew;
       }
     }

@@ -86,7 +86,7 @@ export function noisyLinearImpute(
       const yy = y + dy, xx = x + dx;
       if (yy < 0 || xx < 0 || yy >= H || xx >= W) continue;
       const q = yy * W + xx;
-      if (keep[q]) for (let c = 0; c < C; c++) b[u * C + c] += w * img[c * n + q];
+      if (keep[q]) for (let c = 0; c < C; c++) b[c * m + u] += w * img[c * n + q];
     }
   }
   const x = new Float64Array(m * C);
@@ -94,7 +94,7 @@ export function noisyLinearImpute(
   const noise = o.noise ?? ROAD_NOISE;
   if (noise !== 0 && !o.normal) throw new RangeError('noisyLinearImpute: noise ≠ 0 needs a normal() source');
   for (let c = 0; c < C; c++) {
-    for (let u = 0; u < m; u++) out[c * n + unknown[u]] = x[u * C + c] + (noise !== 0 ? noise * o.normal!() : 0);
+    for (let u = 0; u < m; u++) out[c * n + unknown[u]] = x[c * m + u] + (noise !== 0 ? noise * o.normal!() : 0);
   }
   return out;
 }
