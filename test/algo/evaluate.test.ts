@@ -126,6 +126,20 @@ test('ROAD imputation on a multigrid-sized image: every imputed pixel is the wei
   }
 });
 
+test('ROAD imputation with one known pixel: every imputed pixel takes its value (a constant is the only solution)', () => {
+  const H = 31, W = 37, n = H * W;
+  const keep = new Uint8Array(n);
+  keep[17 * W + 5] = 1;
+  const img = new Float32Array(2 * n);
+  img[17 * W + 5] = 0.75;
+  img[n + 17 * W + 5] = -2;
+  const out = noisyLinearImpute(img, 2, H, W, keep, { noise: 0, tol: 1e-12 });
+  for (let p = 0; p < n; p++) {
+    assert.ok(Math.abs(out[p] - 0.75) < 1e-5, `channel 0 pixel ${p}: ${out[p]}`);
+    assert.ok(Math.abs(out[n + p] + 2) < 1e-5, `channel 1 pixel ${p}: ${out[n + p]}`);
+  }
+});
+
 test('numpy percentile (linear) by hand', () => {
   assert.equal(numpyPercentile([4, 1, 3, 2], 50), 2.5);
   assert.equal(numpyPercentile([4, 1, 3, 2], 10), 1.3);

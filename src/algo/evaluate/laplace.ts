@@ -8,6 +8,7 @@
 // solve on the coarsest level. Every level lives on a zero-padded grid (a missing neighbour reads 0), so the
 // stencil loops have no branches. The C channels share the matrix and are solved as one multi-right-hand-side
 // problem (values channel-major, c·m + u), each channel with its own CG scalars.
+import { cholesky, choleskySolve } from '../lime/linalg.ts';
 
 /** Coarsening stops at this many nodes (then a dense Cholesky factor). */
 const COARSEST = 96;
@@ -106,7 +107,7 @@ export class MaskedLaplaceSolver {
     let l = level(m, H, W, pos, diag, nw, C);
     this.levels.push(l);
     while (l.m > COARSEST && (l.h > 1 || l.w > 1)) this.levels.push((l = coarsen(l, C)));
-    this.chol = cholesky(l);
+    this.chol = coarseFactor(l);
   }
 
   /** y = A g (g padded grids, y node vectors; channel-major). */
@@ -149,20 +150,8 @@ export class MaskedLaplaceSolver {
   private vcycle(i: number): void {
     const l = this.levels[i], C = this.C, m = l.m, G = l.e.length / C;
     if (i === this.levels.length - 1) {
-      const a = this.chol, e = l.res;
-      for (let c = 0; c < C; c++) {
-        const b = c * m;
-        for (let u = 0; u < m; u++) {
-          let v = l.rhs[b + u];
-          for (let k = 0; k < u; k++) v -= a[u * m + k] * e[b + k];
-          e[b + u] = v / a[u * m + u];
-        }
-        for (let u = m - 1; u >= 0; u--) {
-          let v = e[b + u];
-          for (let k = u + 1; k < m; k++) v -= a[k * m + u] * e[b + k];
-          e[b + u] = v / a[u * m + u];
-        }
-      }
+      const e = l.res;
+      for (let c = 0; c < C; c++) e.set(choleskySolve(this.chol, m, l.rhs.subarray(c * m, (c + 1) * m)), c * m);
       this.toGrid(l, e, l.e);
       return;
     }
@@ -237,7 +226,7 @@ export class MaskedLaplaceSolver {
 }
 
 /** Dense Cholesky factor (lower, row-major m × m) of a level's matrix. */
-function cholesky(l: Level): Float64Array {
+function coarseFactor(l: Level): Float64Array {
   const m = l.m, W2 = l.w + 2;
   const id = new Map<number, number>();
   l.pos.forEach((p, u) => id.set(p, u));
@@ -249,16 +238,13 @@ function cholesky(l: Level): Float64Array {
       if (j !== undefined) a[u * m + j] -= l.nw[u * 8 + k];
     });
   }
-  for (let j = 0; j < m; j++) {
-    let d = a[j * m + j];
-    for (let k = 0; k < j; k++) d -= a[j * m + k] * a[j * m + k];
-    const s = Math.sqrt(Math.max(d, 1e-300));
-    a[j * m + j] = s;
-    for (let i = j + 1; i < m; i++) {
-      let v = a[i * m + j];
-      for (let k = 0; k < j; k++) v -= a[i * m + k] * a[j * m + k];
-      a[i * m + j] = v / s;
-    }
-  }
-  return a;
+  // SPD in exact arithmetic (Pᵀ A P of an SPD A); a nearly singular one (few known pixels far away) gets a tiny
+  // diagonal shift — it only preconditions, CG on the fine level keeps the answer exact.
+  const shifted = a.slice();
+  if (cholesky(a, m)) return a;
+  let big = 0;
+  for (let u = 0; u < m; u++) big = Math.max(big, shifted[u * m + u]);
+  for (let u = 0; u < m; u++) shifted[u * m + u] += 1e-10 * big;
+  if (!cholesky(shifted, m)) throw new RangeError('MaskedLaplaceSolver: the coarse system is not positive definite (no known pixel?)');
+  return shifted;
 }
