@@ -17,6 +17,7 @@ import { summarize } from '../algo/compare/index.ts';
 import { Rng } from '../algo/lime/rng.ts';
 import { imageSeed } from './lime.ts';
 import { computeCams, type ComputeArgs } from './cam.ts';
+import { canonicalMethod } from '../algo/cam/methods.ts';
 import { parseOnnx } from '../model/onnx/graph.ts';
 import { randomisedModel, weightedLayers, type WeightedLayer } from '../model/onnx/randomise.ts';
 import { openModel, type ModelConfig } from '../model/index.ts';
@@ -66,7 +67,7 @@ export function similarity(orig: Float32Array, rand: Float32Array, H: number, W:
   };
 }
 
-/** The CAMs of a cams table (filtered by method / layer; per image only its first target), as the originals. */
+/** The CAMs of a cams table (filtered by method — any of the cam stage's spellings — and layer key; per image only its first target), as the originals. */
 export function originalMaps(t: Table, methods?: string[], layers?: string[]): OriginalMap[] {
   const col = (n: string) => t.getChild(n)!;
   const firstTarget = new Map<string, number>();
@@ -76,7 +77,7 @@ export function originalMaps(t: Table, methods?: string[], layers?: string[]): O
     const target = col('target').get(r) as number;
     if (!firstTarget.has(image)) firstTarget.set(image, target);
     if (firstTarget.get(image) !== target) continue;
-    if (methods && !methods.includes(method)) continue;
+    if (methods && !methods.some((m) => m === method || canonicalMethod(m) === method)) continue;
     if (layers && !layers.includes(layer)) continue;
     out.push({ image, method, layer, target, map: Float32Array.from((col('cam').get(r) as { toArray(): Float32Array }).toArray()) });
   }
