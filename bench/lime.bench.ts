@@ -1,6 +1,8 @@
 // LIME algorithms: quickshift on a 224² natural-ish synthetic image (target ≤ 300 ms), NCHW perturbation assembly
 // throughput for 1000 samples, slic/felzenszwalb for reference, and — with the model runtime — LIME wall time with
-// 1000 samples on a ResNet-18-shaped ONNX net vs 1000 × the measured forward time per image (target ≤ 1.15×).
+// 1000 samples on a ResNet-18-shaped ONNX net vs 1000 × the measured forward time per image (target ≤ 1.15×);
+// and num_samples 'auto' (the 'mask' and 'ztest' rules, src/algo/lime/auto.ts) on the demo model: at equal mean mask IoU against
+// a 5,000-sample reference, auto should use ≤ 1/3 of the samples the fixed count reaching that IoU needs.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -189,6 +191,107 @@ const bench: BenchFn = async ({ quick }) => {
     await model.dispose();
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+  // ---- num_samples 'auto' vs fixed counts on the demo model (20 held-out shapes images, seed 2; 4 with --quick):
+  // per image, a 5,000-sample reference (random_state 0); fixed runs of n samples and 'auto' runs are the prefixes of
+  // the same sample stream, so their classifier outputs are replayed from the reference run (checked on image 0
+  // against the model). Mask: get_image_and_mask defaults (top 5 positive superpixels), pixel IoU with the
+  // reference's mask. The fixed counts' mean IoU curve gives, by linear interpolation, the count that reaches auto's
+  // mean IoU; target: auto's mean samples ≤ 1/3 of it.
+  {
+    const { resolve, dirname } = await import('node:path');
+    const { fileURLToPath } = await import('node:url');
+    const { existsSync } = await import('node:fs');
+    const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+    const cfgPath = join(repo, 'configs/models/demo.yaml');
+    if (!existsSync(join(repo, 'models/demo/model.onnx'))) {
+      figures.push({ name: "lime num_samples 'auto' vs fixed counts at equal mask IoU (demo)", value: NaN, unit: 'samples', notes: 'skipped: demo model not present' });
+      return figures;
+    }
+    const { openModel, loadModelConfig } = await import('../src/model/index.ts');
+    const { generateShapes } = await import('../src/data/synth/shapes.ts');
+    const { openDataset, loadItemRgb } = await import('../src/data/index.ts');
+    const { getImageAndMask } = await import('../src/algo/lime/mask.ts');
+    const { segment } = await import('../src/algo/lime/segment/index.ts');
+    const { maskIoU } = await import('../src/algo/compare/index.ts');
+    const dd = mkdtempSync(join(tmpdir(), 'xai-lime-auto-bench-'));
+    try {
+      const nImg = quick ? 4 : 20;
+      const REF = 5000;
+      const counts = [100, 150, 200, 300, 400, 500, 700, 1000, 1500, 2000, 3000];
+      const targets = [0.9, 0.95, 0.98, -1]; // -1: the default 'ztest' rule, for comparison
+      const res = await generateShapes(join(dd, 'shapes'), { count: nImg, size: 128, seed: 2, valFraction: 1, maxObjects: 3 });
+      const ds = await openDataset(res.ref);
+      const model = await openModel({ ...loadModelConfig(cfgPath, { root: repo }), threads: 1 }, { root: repo, fresh: true });
+      const { height: H, width: W } = model.info.input;
+      const fixedIoU = counts.map(() => 0);
+      const auto = targets.map(() => ({ samples: 0, iou: 0 }));
+      let replayOk = true;
+      for (const [i, it] of ds.items.entries()) {
+        const rgb = await loadItemRgb(it, H, W);
+        const segments = segment(rgb, { type: 'quickshift', kernel_size: 4, max_dist: 200, ratio: 0.2, random_seed: 0 }).segments;
+        const rows: Float32Array[] = [];
+        const live = async (b: Float32Array, n: number) => (await model.predict({ data: b, shape: [n, 3, H, W] })).probs.data;
+        const record = async (b: Float32Array, n: number) => {
+          const out = await live(b, n);
+          rows.push(Float32Array.from(out));
+          return out;
+        };
+        const common = { image: rgb, segments, preprocess: model.info.input, top_labels: 1, hide_color: 128, random_state: 0, batch_size: 50 } as const;
+        const ref = await explainInstance({ ...common, classifierFn: record, num_samples: REF });
+        const all = new Float32Array(rows.reduce((s, r) => s + r.length, 0));
+        rows.reduce((o, r) => (all.set(r, o), o + r.length), 0);
+        const K = all.length / REF;
+        const replay = () => {
+          let served = 0;
+          return async (_b: Float32Array, n: number) => {
+            const out = all.slice(served * K, (served + n) * K);
+            served += n;
+            return out;
+          };
+        };
+        const label = ref.top_labels![0];
+        const refMask = getImageAndMask(ref, label).mask;
+        const iouOf = (e: typeof ref) => maskIoU(getImageAndMask(e, label).mask, refMask);
+        for (const [c, n] of counts.entries()) {
+          const e = await explainInstance({ ...common, classifierFn: replay(), num_samples: n });
+          fixedIoU[c] += iouOf(e) / nImg;
+          if (i === 0 && n === 1000) {
+            const real = await explainInstance({ ...common, classifierFn: live, num_samples: n });
+            replayOk = JSON.stringify(real.explanations) === JSON.stringify(e.explanations);
+          }
+        }
+        for (const [t, target] of targets.entries()) {
+          const e = await explainInstance({ ...common, classifierFn: replay(), num_samples: 'auto', auto: target < 0 ? { max_samples: REF } : { max_samples: REF, rule: 'mask', target } });
+          auto[t].samples += e.samples / nImg;
+          auto[t].iou += iouOf(e) / nImg;
+        }
+      }
+      await model.dispose();
+      // the smallest fixed count whose mean IoU reaches `iou` (linear between counts; the reference itself has IoU 1)
+      const curve: [number, number][] = [...counts.map((n, c) => [n, fixedIoU[c]] as [number, number]), [REF, 1]];
+      const reach = (iou: number) => {
+        for (let c = 0; c < curve.length; c++) {
+          if (curve[c][1] >= iou) {
+            if (c === 0) return curve[0][0];
+            const [n0, v0] = curve[c - 1], [n1, v1] = curve[c];
+            return n0 + ((iou - v0) / (v1 - v0)) * (n1 - n0);
+          }
+        }
+        return REF;
+      };
+      const curveText = curve.map(([n, v]) => `${n}: ${v.toFixed(3)}`).join(', ');
+      for (const [t, target] of targets.entries()) {
+        const need = reach(auto[t].iou);
+        figures.push({
+          name: `lime num_samples 'auto' (${target < 0 ? 'ztest rule' : `mask rule, target ${target}`}) demo mean samples/image at equal mask IoU`, value: auto[t].samples, unit: 'samples',
+          baseline: { name: `fixed count reaching IoU ${auto[t].iou.toFixed(3)}`, value: need }, ratio: auto[t].samples / need, target: '≤ 1/3', pass: auto[t].samples / need <= 1 / 3,
+          notes: `${nImg} held-out shapes images, hide_color 128, mask IoU vs a ${REF}-sample reference: auto ${auto[t].iou.toFixed(3)}; fixed counts ${curveText}; replay ${replayOk ? 'matches' : 'DIFFERS from'} the model`,
+        });
+      }
+    } finally {
+      rmSync(dd, { recursive: true, force: true });
+    }
   }
   return figures;
 };

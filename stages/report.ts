@@ -38,6 +38,8 @@ export default {
     concepts: any('a compare-concepts stage (shared / exclusive concepts of two dissections)', ['compare-concepts']),
     images: any('the dataset stage of the explained images', ['dataset', 'synth-dataset']),
     evaluate: any('an evaluate stage (faithfulness: summary and mean deletion / insertion curves)', ['evaluate']),
+    sanity: any('a sanity-check stage (similarity to the original CAM vs randomised depth)', ['sanity-check']),
+    stability: any('a lime-stability stage (LIME stability over seeds)', ['lime-stability']),
     more1: any('any other stage to include (with its upstreams)'),
     more2: any('any other stage to include (with its upstreams)'),
     more3: any('any other stage to include (with its upstreams)'),

@@ -11,7 +11,7 @@
 import { Field, Float32, Float64, Int32, Schema, Utf8, type Table } from 'apache-arrow';
 import { summaryStatFields, tensorField } from '../arrow/conventions.ts';
 import {
-  BASELINES, ROAD_NOISE, ROAD_PERCENTILES, baselineImage, curveImages, noisyLinearImpute, roadKeepMask, saliencyOrder, stepCounts, trapezoidAuc,
+  BASELINES, ROAD_NOISE, ROAD_PERCENTILES, baselineImage, curveImages, noisyLinearImpute, roadKeepMasks, saliencyOrder, stepCounts, trapezoidAuc,
   type Baseline,
 } from '../algo/evaluate/index.ts';
 import { summarize } from '../algo/compare/index.ts';
@@ -193,9 +193,9 @@ export async function evaluateImage(
       // one noise stream per image × explanation, consumed MoRF then LeRF, percentile by percentile
       const rng = new Rng(imageSeed(p.road.seed ?? 0, `${e.image}/${e.name}`));
       const normal = () => rng.normal();
-      const job = (order: 'morf' | 'lerf', pct: number) =>
-        add(e.target, (d) => d.set(noisyLinearImpute(input, C, H, W, roadKeepMask(e.map, pct, order), { noise, normal })));
-      road = { morf: percentiles.map((q) => job('morf', q)), lerf: percentiles.map((q) => job('lerf', q)) };
+      const jobs = (order: 'morf' | 'lerf') =>
+        roadKeepMasks(e.map, percentiles, order).map((keep) => add(e.target, (d) => d.set(noisyLinearImpute(input, C, H, W, keep, { noise, normal }))));
+      road = { morf: jobs('morf'), lerf: jobs('lerf') };
     }
     return { e, del, ins, road };
   });

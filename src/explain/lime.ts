@@ -17,7 +17,7 @@ export interface LimeParams {
   hide_color: number | [number, number, number] | null;
   num_features: number;
   num_samples: number | 'auto';
-  auto: { max_samples?: number; min_samples?: number; step?: number; k?: number; level?: number; consecutive?: number };
+  auto: { max_samples?: number; min_samples?: number; step?: number; k?: number; level?: number; consecutive?: number; rule?: 'ztest' | 'mask'; target?: number; draws?: number };
   batch_size: number;
   predict_batch_size: number | null;
   segmentation_fn: string | ({ name?: string; algo_type?: string } & Record<string, unknown>) | null;

@@ -89,6 +89,57 @@ test('ROAD keep masks and imputation match road.py (np.percentile, torch compare
   close(noisyLinearImpute(img, C, H, W, Uint8Array.from(ref.hole.keep), { noise: 0, tol: 1e-10 }), Float32Array.from(ref.hole.imputed), 2e-6, 'hole');
 });
 
+test('ROAD imputation on a multigrid-sized image: every imputed pixel is the weighted mean of its in-image neighbours', () => {
+  // The defining equation checked directly (independent of the solver): x_p · Σ_q∈N(p) w_q = Σ_q∈N(p) w_q · v_q over
+  // the 8 in-image neighbours (1/6 direct, 1/12 diagonal), v the output image; sizes that need several coarse levels,
+  // odd dimensions, a mask with several holes and a border-touching region.
+  const H = 45, W = 58, C = 2, n = H * W;
+  const img = Float32Array.from({ length: C * n }, (_, i) => Math.sin(i * 0.37) + ((i * 7919) % 13) / 13);
+  const cam = Float32Array.from({ length: n }, (_, i) => {
+    const y = (i / W) | 0, x = i % W;
+    return Math.exp(-((y - 30) ** 2 + (x - 12) ** 2) / 60) + 0.8 * Math.exp(-((y - 8) ** 2 + (x - 50) ** 2) / 30) + 0.001 * ((i * 31) % 17);
+  });
+  for (const [order, pct] of [['morf', 10], ['morf', 75], ['lerf', 20], ['lerf', 90]] as const) {
+    const keep = roadKeepMask(cam, pct, order);
+    const out = noisyLinearImpute(img, C, H, W, keep, { noise: 0, tol: 1e-12 });
+    let worst = 0;
+    for (let p = 0; p < n; p++) {
+      if (keep[p]) {
+        for (let c = 0; c < C; c++) assert.equal(out[c * n + p], img[c * n + p], 'a kept pixel is unchanged');
+        continue;
+      }
+      const y = (p / W) | 0, x = p % W;
+      for (let c = 0; c < C; c++) {
+        let sw = 0, sv = 0;
+        for (let dy = -1; dy <= 1; dy++) {
+          for (let dx = -1; dx <= 1; dx++) {
+            if ((!dy && !dx) || y + dy < 0 || y + dy >= H || x + dx < 0 || x + dx >= W) continue;
+            const wq = dy && dx ? 1 / 12 : 1 / 6;
+            sw += wq;
+            sv += wq * out[c * n + (y + dy) * W + x + dx];
+          }
+        }
+        worst = Math.max(worst, Math.abs(out[c * n + p] - sv / sw));
+      }
+    }
+    assert.ok(worst < 5e-6, `${order} ${pct}: worst deviation ${worst}`); // float32 output
+  }
+});
+
+test('ROAD imputation with one known pixel: every imputed pixel takes its value (a constant is the only solution)', () => {
+  const H = 31, W = 37, n = H * W;
+  const keep = new Uint8Array(n);
+  keep[17 * W + 5] = 1;
+  const img = new Float32Array(2 * n);
+  img[17 * W + 5] = 0.75;
+  img[n + 17 * W + 5] = -2;
+  const out = noisyLinearImpute(img, 2, H, W, keep, { noise: 0, tol: 1e-12 });
+  for (let p = 0; p < n; p++) {
+    assert.ok(Math.abs(out[p] - 0.75) < 1e-5, `channel 0 pixel ${p}: ${out[p]}`);
+    assert.ok(Math.abs(out[n + p] + 2) < 1e-5, `channel 1 pixel ${p}: ${out[n + p]}`);
+  }
+});
+
 test('numpy percentile (linear) by hand', () => {
   assert.equal(numpyPercentile([4, 1, 3, 2], 50), 2.5);
   assert.equal(numpyPercentile([4, 1, 3, 2], 10), 1.3);

@@ -105,6 +105,26 @@ test("num_samples 'auto' stops once the top-k set is stable, below the cap, and 
   assert.deepEqual(fixed.explanations, exp.explanations);
 });
 
+test("num_samples 'auto' with rule 'mask' stops once the expected mask IoU reaches the target; a constant classifier never does", async () => {
+  const base = { image, segments, preprocess: spec, labels: [1], top_labels: null, num_samples: 'auto' as const, batch_size: 25, random_state: 2 };
+  const exp = await explainInstance({ ...base, classifierFn: makeClassifier(), auto: { k: 1, max_samples: 3000, step: 50, rule: 'mask', target: 0.9 } });
+  assert.equal(exp.auto!.stopped, 'stable');
+  const cps = exp.auto!.checkpoints;
+  assert.equal(exp.samples, cps.at(-1)!.samples, 'stops at the checkpoint');
+  // stable = expected IoU ≥ target, twice in a row (consecutive 2); earlier checkpoints were not both stable
+  assert.ok(cps.at(-1)!.labels[0].expectedIoU! >= 0.9 && cps.at(-2)!.labels[0].expectedIoU! >= 0.9);
+  assert.ok(cps.slice(0, -2).every((c, i) => !(c.stable && cps[i + 1].stable)));
+  assert.equal(labelExplanation(exp, 1).weights[0].segment, 5);
+  // a classifier that ignores the image: no weight is positive for sure, the mask never settles → the cap
+  const flat = await explainInstance({
+    ...base, classifierFn: (_b: Float32Array, n: number) => Float32Array.from({ length: n * 3 }, (_, i) => [0.2, 0.5, 0.3][i % 3] + 1e-4 * Math.sin(i * 12.9898)),
+    auto: { k: 3, max_samples: 400, step: 50, rule: 'mask', target: 0.99 },
+  });
+  assert.equal(flat.auto!.stopped, 'cap');
+  assert.equal(flat.samples, 400);
+  await assert.rejects(explainInstance({ ...base, classifierFn: makeClassifier(), auto: { rule: 'nope' as never } }), /auto\.rule/);
+});
+
 test('default segmentation is lime\'s quickshift(4, 200, 0.2) with a seed drawn from random_state', async () => {
   const small: RgbImage = { data: new Uint8Array(24 * 24 * 3).map((_, i) => (i % 3 === 0 ? (i < 864 ? 200 : 40) : 90)), height: 24, width: 24 };
   const exp = await explainInstance({

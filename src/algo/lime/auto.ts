@@ -1,7 +1,18 @@
 // `num_samples: 'auto'` — beyond lime: keep sampling until the explanation is stable, in the spirit of S-LIME
-// (Zhou, Hooker & Wang, KDD 2021), with a cap.
+// (Zhou, Hooker & Wang, KDD 2021), with a cap. Two stopping rules, both run at each checkpoint (every `step`
+// samples once `min_samples` are in) for every explained label, on the surrogate ridge (the explanation's alpha)
+// fitted on ALL superpixels with the weighted samples so far, and its covariance Cov(β̂) ≈ σ̂² (XcᵀWXc + αI)⁻¹
+// (σ̂² = Σ wᵢ rᵢ² / (n − p − 1), the weights read as precision weights; conservative for α > 0):
 //
-// The test, run at each checkpoint (every `step` samples once `min_samples` are in) and for every explained label:
+// rule 'mask' (opt-in, auto.rule): the selected segments are stable with a stated confidence. The mask is what
+//   get_image_and_mask shows by default: the k superpixels of largest |β| with β > 0. With β* ~ N(β̂, Cov(β̂))
+//   (`draws` draws from a fixed seeded stream), the expected pixel IoU between the mask of β̂ and the mask of β*
+//   estimates the IoU between the current mask and the mask of the limit (n → ∞) explanation (β* − β̂ has the
+//   sampling distribution of β̂ − β). The checkpoint is stable for that label when that expected IoU ≥ `target`
+//   (default 0.9). Sampling stops after `consecutive` (default 2) stable checkpoints in a row for all labels, or at
+//   the cap.
+//
+// rule 'ztest' (default):
 //   fit the surrogate ridge (the explanation's alpha) on ALL superpixels with the weighted samples so far;
 //   σ̂² = Σ wᵢ rᵢ² / (n − p − 1)   (weighted residual variance, the weights read as precision weights);
 //   Cov(β̂) ≈ σ̂² (XcᵀWXc + αI)⁻¹  (conservative for α > 0: the exact ridge sandwich is smaller);
@@ -9,12 +20,16 @@
 //   z = (|β̂ᵢ| − |β̂ⱼ|) / sqrt(Vᵢᵢ + Vⱼⱼ − 2 sᵢ sⱼ Vᵢⱼ)   (delta method for |·|, covariance included);
 //   the checkpoint is stable for that label when z > Φ⁻¹(1 − level) (one-sided z-test at `level`, default 0.05)
 //   AND the top-k set and its signs are identical to the previous checkpoint's.
-// Sampling stops after `consecutive` (default 2) stable checkpoints in a row for all labels, or at `max_samples`.
-// If p ≤ k there is no (k+1)-th superpixel: only the set/sign condition applies.
+//   Sampling stops after `consecutive` (default 2) stable checkpoints in a row for all labels, or at `max_samples`.
+//   If p ≤ k there is no (k+1)-th superpixel: only the set/sign condition applies.
 // Statistics are accumulated incrementally (weighted sums of x, xxᵀ, y, xy, y²), O(p²) per sample and O(p³) per
 // checkpoint. Samples come from the same seeded stream as a fixed run: the first n rows equal those of a fixed run.
 
 import { cholesky, choleskyInverse } from './linalg.ts';
+import { Rng } from './rng.ts';
+
+export type AutoRule = 'mask' | 'ztest';
+export const AUTO_RULES: readonly AutoRule[] = ['mask', 'ztest'];
 
 export interface AutoSamplesOptions {
   /** First checkpoint (default max(100, p + 10)). */
@@ -29,6 +44,12 @@ export interface AutoSamplesOptions {
   level?: number;
   /** Stable checkpoints in a row required (default 2). */
   consecutive?: number;
+  /** Stopping rule (default 'ztest'). */
+  rule?: AutoRule;
+  /** 'mask': the expected IoU of the current mask with the limit mask that counts as stable (default 0.9). */
+  target?: number;
+  /** 'mask': draws of β* per checkpoint (default 200). */
+  draws?: number;
 }
 
 export interface LabelCheck {
@@ -40,6 +61,8 @@ export interface LabelCheck {
   z: number;
   significant: boolean;
   sameAsPrevious: boolean;
+  /** 'mask' rule: expected pixel IoU of the current mask with a mask drawn from the sampling distribution. */
+  expectedIoU?: number;
 }
 
 export interface Checkpoint {
@@ -85,6 +108,8 @@ export class StabilityMonitor {
     readonly k: number,
     readonly level = 0.05,
     readonly consecutive = 2,
+    /** The 'mask' rule and its settings (areas: pixels per superpixel, the IoU's weights); null → 'ztest'. */
+    readonly mask: { areas: ArrayLike<number>; target: number; draws: number } | null = null,
   ) {
     this.sx = new Float64Array(p);
     this.sxx = new Float64Array(p * p);
@@ -148,6 +173,7 @@ export class StabilityMonitor {
       for (let j = 0; j < p; j++) b[j] = this.sxy[l][j] - (this.sx[j] * this.sy[l]) / sw;
       const syy = this.syy[l] - (this.sy[l] * this.sy[l]) / sw;
       let top: number[] = [], signs: number[] = [], z = -Infinity, significant = false;
+      let expectedIoU: number | undefined = this.mask ? 0 : undefined;
       if (Ainv && dof > 0) {
         const beta = new Float64Array(p);
         for (let i = 0; i < p; i++) {
@@ -168,6 +194,7 @@ export class StabilityMonitor {
         const k = Math.min(this.k, p);
         top = order.slice(0, k);
         signs = top.map((i) => (beta[i] > 0 ? 1 : beta[i] < 0 ? -1 : 0));
+        if (this.mask) expectedIoU = this.expectedMaskIoU(beta, sigma2, Ainv, k);
         if (p > k) {
           const i = order[k - 1], j = order[k];
           const si = Math.sign(beta[i]) || 1, sj = Math.sign(beta[j]) || 1;
@@ -183,13 +210,52 @@ export class StabilityMonitor {
       const key = top.map((t, i) => `${t}:${signs[i]}`).sort().join(',');
       const sameAsPrevious = top.length > 0 && this.prev.get(label) === key;
       this.prev.set(label, key);
-      out.push({ label, top, signs, z, significant, sameAsPrevious });
+      out.push({ label, top, signs, z, significant, sameAsPrevious, ...(expectedIoU === undefined ? {} : { expectedIoU }) });
     }
-    const stable = out.length > 0 && out.every((c) => c.significant && c.sameAsPrevious);
+    const mask = this.mask;
+    const stable = out.length > 0 && out.every((c) => (mask ? c.expectedIoU! >= mask.target : c.significant && c.sameAsPrevious));
     this.streak = stable ? this.streak + 1 : 0;
     const cp = { samples: this.n, labels: out, stable };
     this.checkpoints.push(cp);
     return cp;
+  }
+
+  /**
+   * 'mask' rule: mean over `draws` draws β* = β̂ + σ̂ L z (L Lᵀ = (XcᵀWXc + αI)⁻¹, z ~ N(0, I) from a fixed stream) of
+   * the pixel IoU between mask(β̂) and mask(β*), mask(β) = the k superpixels of largest |β| (ties: lower index) with
+   * β > 0 (get_image_and_mask's positive_only default). Two empty masks agree (IoU 1).
+   */
+  private expectedMaskIoU(beta: Float64Array, sigma2: number, Ainv: Float64Array, k: number): number {
+    const p = this.p, { areas, draws } = this.mask!;
+    const L = Ainv.slice();
+    if (!cholesky(L, p)) return 0;
+    const sd = Math.sqrt(sigma2);
+    const maskOf = (b: Float64Array): Uint8Array => {
+      const m = new Uint8Array(p);
+      const order = Array.from({ length: p }, (_, i) => i).sort((x, y) => Math.abs(b[y]) - Math.abs(b[x]) || x - y);
+      for (let t = 0; t < Math.min(k, p); t++) if (b[order[t]] > 0) m[order[t]] = 1;
+      return m;
+    };
+    const m0 = maskOf(beta);
+    const rng = new Rng(0x5eed, this.n);
+    const zv = new Float64Array(p), bs = new Float64Array(p);
+    let sum = 0;
+    for (let d = 0; d < draws; d++) {
+      for (let i = 0; i < p; i++) zv[i] = rng.normal();
+      for (let i = 0; i < p; i++) {
+        let s = 0;
+        for (let j = 0; j <= i; j++) s += L[i * p + j] * zv[j];
+        bs[i] = beta[i] + sd * s;
+      }
+      const m1 = maskOf(bs);
+      let inter = 0, union = 0;
+      for (let i = 0; i < p; i++) {
+        if (m0[i] && m1[i]) inter += areas[i];
+        if (m0[i] || m1[i]) union += areas[i];
+      }
+      sum += union === 0 ? 1 : inter / union;
+    }
+    return sum / draws;
   }
 
   /** True once `consecutive` stable checkpoints in a row were seen. */

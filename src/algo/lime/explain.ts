@@ -22,7 +22,7 @@ import { type DistanceMetric, checkMetric, rowDistance } from './distance.ts';
 import { DEFAULT_KERNEL_WIDTH, kernelWeight } from './kernel.ts';
 import { type FeatureSelection, FEATURE_SELECTIONS, selectFeatures } from './select.ts';
 import { type Design, centredMoments, ridgeFit, ridgeScore, selectColumns } from './ridge.ts';
-import { type AutoSamplesOptions, type Checkpoint, StabilityMonitor } from './auto.ts';
+import { AUTO_RULES, type AutoSamplesOptions, type Checkpoint, StabilityMonitor } from './auto.ts';
 
 /**
  * The classifier: a batch of `n` preprocessed images (n × C × H × W float32, NCHW) → class probabilities
@@ -289,7 +289,15 @@ export async function explainInstance(opts: ExplainOptions): Promise<ImageExplan
         labelsToExplain = [...ls];
       }
       if (auto) {
-        monitor = new StabilityMonitor(nSeg, labelsToExplain, alpha, kAuto, level, autoOpts.consecutive ?? 2);
+        const rule = autoOpts.rule ?? 'ztest';
+        if (!AUTO_RULES.includes(rule)) throw new RangeError(`auto.rule: unknown '${String(rule)}' (${AUTO_RULES.join(', ')})`);
+        let mask: { areas: Float64Array; target: number; draws: number } | null = null;
+        if (rule === 'mask') {
+          const areas = new Float64Array(nSeg);
+          for (let i = 0; i < segments.length; i++) areas[segments[i]]++;
+          mask = { areas, target: autoOpts.target ?? 0.9, draws: autoOpts.draws ?? 200 };
+        }
+        monitor = new StabilityMonitor(nSeg, labelsToExplain, alpha, kAuto, level, autoOpts.consecutive ?? 2, mask);
         nextCheck = Math.max(autoOpts.min_samples ?? 100, nSeg + 10);
       }
     }
