@@ -6,7 +6,9 @@
 // and are never concatenated in memory (ctx.map's own table holds only image index, id and part per image).
 // `pool: avg | max` adds each image's per-unit spatial mean or max (CLIP-Dissect's pool_mode: output.mean / amax over
 // H, W of the float32 activations) to the images table, one tensor column `pool_<layer>` [units] (Float32) per layer;
-// `maps: false` then skips the maps (a 63,305-image probe costs units × images floats).
+// `maps: false` then skips the maps (a 63,305-image probe costs units × images floats). `maps: false` without `pool`:
+// disk-light dissection — no forward here, only the image list and the layers; quantile-thresholds and label-units
+// recompute the maps in this stage's batches (src/explain/dissect/forward.ts), bit-identical to reading stored ones.
 import type { Json, StageDef } from '../src/engine/types.ts';
 import { ConfigError } from '../src/engine/errors.ts';
 
@@ -32,7 +34,7 @@ export default {
       dtype: { enum: ['float32', 'float16'], default: 'float32', description: 'stored map precision (float16 halves disk; thresholds then use the rounded values)' },
       limit: { type: 'integer', minimum: 1, description: 'only the first N images of the dataset' },
       pool: { enum: ['avg', 'max'], description: 'also store each image’s per-unit spatial mean (avg) or max, as CLIP-Dissect’s pool_mode (images table, column pool_<layer>)' },
-      maps: { type: 'boolean', description: 'store the feature maps (default true; false needs pool and serves only describe-units)' },
+      maps: { type: 'boolean', description: 'store the feature maps (default true); false: none stored — with pool for describe-units, else quantile-thresholds and label-units recompute them (disk-light)' },
     },
   },
   inputs: {
@@ -42,11 +44,6 @@ export default {
   outputs: {
     images: { description: 'one row per image: image (dataset index), id, part, with pool: pool_<layer> (units floats)', type: 'table' },
     maps: { description: 'maps/index.json + maps/<layer>/p*.arrow: rows (image, unit, max, map[H·W])', type: 'files' },
-  },
-  check(params, ctx) {
-    if (params.maps === false && !params.pool) {
-      throw new ConfigError('maps: false would store nothing', { file: ctx.where, path: `stages.${ctx.stageId}.params.maps`, expected: 'pool: avg | max with it' });
-    }
   },
   async run(ctx) {
     const { existsSync, readdirSync, rmSync, writeFileSync } = await import('node:fs');
@@ -85,6 +82,23 @@ export default {
       `${items.length} images × ${layers.map((l) => `${l.layer} ${l.units}×${l.height}×${l.width}`).join(', ')}: ` +
         (storeMaps ? `${((perImage * items.length) / 2 ** 20).toFixed(0)} MiB of ${p.dtype} maps` : 'no maps') + (p.pool ? `, ${p.pool}-pooled units` : '') + `, batch ${p.batchSize}`,
     );
+
+    const features = { dtype: p.dtype, layers: layers as unknown as Json, maps: storeMaps, batchSize: p.batchSize, ...(p.pool ? { pool: p.pool } : {}) };
+    const passOn = () => {
+      ctx.out.meta('dataset', ctx.inputs.dataset.meta.dataset as Json);
+      ctx.out.meta('model', ctx.inputs.model.meta.config as Json);
+      ctx.out.meta('backend', model.info.backend);
+    };
+    if (!storeMaps && !p.pool) {
+      // disk-light: the downstream stages recompute the maps (their forwards find the images that fail to load)
+      const { tableFromRows } = await import('../src/arrow/io.ts');
+      const schema = new Schema([new Field('image', new Int32(), false), new Field('id', new Utf8(), false), new Field('part', new Utf8(), false)]);
+      await ctx.out.table('images', tableFromRows(items.map((it, i) => ({ image: i, id: it.id, part: '' })), schema));
+      ctx.out.meta('features', { ...features, images: items.length });
+      passOn();
+      ctx.log.info(`${items.length} images listed; maps: false — quantile-thresholds and label-units recompute the forward`);
+      return;
+    }
 
     const spec = model.info.input;
     const names = layers.map((l) => l.layer);
@@ -187,10 +201,8 @@ export default {
     }
     const index: import('../src/explain/dissect/store.ts').FeatureIndex = { format: 1, dtype: p.dtype, images: res.table.numRows, layers, parts };
     if (storeMaps) writeFileSync(ctx.out.path(io.INDEX_FILE), JSON.stringify(index, null, 1) + '\n');
-    ctx.out.meta('features', { dtype: p.dtype, images: index.images, layers: layers as unknown as Json, maps: storeMaps, ...(p.pool ? { pool: p.pool } : {}) });
-    ctx.out.meta('dataset', ctx.inputs.dataset.meta.dataset as Json);
-    ctx.out.meta('model', ctx.inputs.model.meta.config as Json);
-    ctx.out.meta('backend', model.info.backend);
+    ctx.out.meta('features', { ...features, images: index.images });
+    passOn();
     ctx.log.info(`${index.images} images, ${parts.length} parts per layer (${res.resumed} resumed)`);
   },
 } satisfies StageDef<CollectParams>;

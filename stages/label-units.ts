@@ -56,7 +56,8 @@ export default {
     const io = await import('../src/explain/dissect/store.ts');
     const p = ctx.params;
     const up = ctx.inputs.activations;
-    const index = io.featureIndex(up);
+    const source = io.featureSource(up);
+    const layers = source.index?.layers ?? source.recompute!.layers;
 
     const ds = await openDataset(refFromMeta(up.meta, up.stageId), { baseDir: ctx.projectRoot });
     if (!isBroden(ds)) {
@@ -72,7 +73,7 @@ export default {
     // Thresholds per layer.
     const tt = await ctx.inputs.thresholds.table('thresholds');
     const thr = new Map<string, Float64Array>();
-    for (const l of index.layers) thr.set(l.layer, new Float64Array(l.units).fill(NaN));
+    for (const l of layers) thr.set(l.layer, new Float64Array(l.units).fill(NaN));
     const tl = tt.getChild('layer')!;
     const tu = tt.getChild('unit')!;
     const tv = tt.getChild('threshold')!;
@@ -80,7 +81,7 @@ export default {
       const a = thr.get(String(tl.get(r)));
       if (a) a[Number(tu.get(r))] = Number(tv.get(r));
     }
-    for (const l of index.layers) {
+    for (const l of layers) {
       if (thr.get(l.layer)!.some(Number.isNaN)) {
         throw new ConfigError(`input 'thresholds' (stage '${ctx.inputs.thresholds.stageId}') lacks thresholds for layer '${l.layer}': it must read the same activations as this stage`);
       }
@@ -88,23 +89,19 @@ export default {
 
     // The tally, over unit ranges in worker threads (or inline for workers: 1); the label maps are decoded here once.
     const { TallyJob } = await import('../src/explain/dissect/tally.ts');
-    const totalUnits = index.layers.reduce((s, l) => s + l.units, 0);
+    const totalUnits = layers.reduce((s, l) => s + l.units, 0);
     const nWorkers = Math.max(1, Math.min(p.workers ?? Math.min(4, availableParallelism()), totalUnits));
     const jobOpts = { concepts, denominator: p.denominator, upsample: p.upsample, topN: p.topN };
     const ranges = Array.from({ length: nWorkers }, (_, w) =>
-      index.layers.map((l) => {
+      layers.map((l) => {
         const u0 = Math.floor((w * l.units) / nWorkers);
         const u1 = Math.floor(((w + 1) * l.units) / nWorkers);
         return { entry: l, u0, u1, thresholds: thr.get(l.layer)!.slice(u0, u1) };
       }),
     );
-    const partPaths = index.parts.map((part) => index.layers.map((l) => io.partPath(up, l, part)));
 
-    // The stored images, in order; their label maps are read ahead (skipping, with a warning, images whose masks fail).
-    const itemsTable = await up.table('images');
-    const imgCol = itemsTable.getChild('image')!;
-    const order: number[] = [];
-    for (let r = 0; r < itemsTable.numRows; r++) order.push(Number(imgCol.get(r)));
+    // The listed images, in order; their label maps are read ahead (skipping, with a warning, images whose masks fail).
+    const order = io.listedImages(await up.table('images'));
     const items = ds.items;
     const known = io.knownLabels(ds);
     const AHEAD = 32;
@@ -121,16 +118,23 @@ export default {
     const skipped: { id: string; message: string }[] = [];
     let done = 0;
     let cursor = 0;
-    /** Annotations of part k's images (in order), null for images whose labels could not be read. */
-    const partAnnotations = async (k: number) => {
-      const count = index.parts[k].count;
+    /**
+     * Annotations of a part's images (increasing, in the listed order), null for images whose labels could not be read;
+     * listed images before them that are not there (their recomputed forward failed) are passed over.
+     */
+    const annotationsOf = async (imgs: ArrayLike<number>) => {
       const anns: (import('../src/algo/dissect/index.ts').ImageAnnotations | null)[] = [];
-      for (let b = 0; b < count; b++) {
-        readAhead();
-        const i = order[cursor++];
-        const got = await pending.get(i);
-        pending.delete(i);
-        if (got === undefined) throw new Error(`internal: labels of image ${i} were not requested`);
+      for (let b = 0; b < imgs.length; b++) {
+        let i: number;
+        let got: import('../src/data/types.ts').ItemLabels | Error | undefined;
+        do {
+          readAhead();
+          i = order[cursor++];
+          if (i === undefined) throw new Error(`internal: image ${imgs[b]} is not listed`);
+          got = await pending.get(i);
+          pending.delete(i);
+          if (got === undefined) throw new Error(`internal: labels of image ${i} were not requested`);
+        } while (i !== imgs[b]);
         if (got instanceof Error) {
           skipped.push({ id: items[i].id, message: got.message });
           ctx.log.warn(`image ${items[i].id}: labels unreadable, skipped: ${got.message}`);
@@ -143,24 +147,44 @@ export default {
       return anns;
     };
 
+    // The parts in order: stored part files, or (maps: false) the recomputed model batches.
+    type Feed = { paths?: string[]; parts?: import('../src/explain/dissect/store.ts').Part[]; anns: Awaited<ReturnType<typeof annotationsOf>> };
+    const feed = async function* (): AsyncGenerator<Feed> {
+      if (source.index) {
+        let c0 = 0;
+        for (const part of source.index.parts) {
+          const anns = await annotationsOf(order.slice(c0, (c0 += part.count)));
+          yield { paths: layers.map((l) => io.partPath(up, l, part)), anns };
+        }
+        return;
+      }
+      const { recomputeBatches } = await import('../src/explain/dissect/forward.ts');
+      const { openUpstreamModel } = await import('../src/model/index.ts');
+      const model = await openUpstreamModel({ stageId: up.stageId, meta: { config: up.meta.model } }, ctx.projectRoot);
+      for await (const b of recomputeBatches({ model, items, images: order, source: source.recompute!, signal: ctx.signal })) {
+        for (const f of b.failed) {
+          skipped.push({ id: items[f.image].id, message: f.message });
+          ctx.log.warn(`image ${items[f.image].id}: ${f.message} (skipped)`);
+        }
+        if (b.parts.length) yield { parts: b.parts, anns: await annotationsOf(b.parts[0].images) };
+      }
+    };
     const t0 = performance.now();
     let results: import('../src/explain/dissect/tally.ts').JobLayerResult[][];
     if (nWorkers === 1) {
       const job = new TallyJob(ranges[0], jobOpts);
-      for (let k = 0; k < index.parts.length; k++) {
+      for await (const f of feed()) {
         if (ctx.signal.aborted) throw ctx.signal.reason ?? new Error('interrupted');
-        const anns = await partAnnotations(k);
-        const pts = index.layers.map((l, li) => io.readPart(partPaths[k][li], l.units, l.height, l.width));
-        job.addPart(pts, anns);
-        ctx.progress(done, index.images, 'images');
+        job.addPart(f.parts ?? f.paths!.map((path, li) => io.readPart(path, layers[li].units, layers[li].height, layers[li].width)), f.anns);
+        ctx.progress(done, order.length, 'images');
         await new Promise((r) => setImmediate(r));
       }
       results = [job.results()];
     } else {
-      results = await runWorkers(ranges, jobOpts, partPaths, partAnnotations, (k) => ctx.progress(Math.min(done, index.parts.slice(0, k + 1).reduce((s, x) => s + x.count, 0)), index.images, 'images'), ctx.signal);
+      results = await runWorkers(ranges, jobOpts, feed(), () => ctx.progress(done, order.length, 'images'), ctx.signal);
     }
     // merge the unit ranges back into whole layers
-    const tallies = index.layers.map((l, li) => {
+    const tallies = layers.map((l, li) => {
       const first = results[0][li].tally;
       const L = first.numLabels;
       const C = first.numCategories;
@@ -177,14 +201,14 @@ export default {
       const w = ranges.findIndex((r) => u >= r[li].u0 && u < r[li].u1);
       const t = results[w][li].top;
       const lu = u - ranges[w][li].u0;
-      const hw = index.layers[li].height * index.layers[li].width;
+      const hw = layers[li].height * layers[li].width;
       const o = lu * p.topN;
       const out: { image: number; value: number; map: Float32Array }[] = [];
       for (let i = 0; i < t.size[lu]; i++) out.push({ image: t.ids[o + i], value: t.vals[o + i], map: t.maps.slice((o + i) * hw, (o + i + 1) * hw) });
       return out.sort((a, b) => b.value - a.value || a.image - b.image);
     };
     const secs = (performance.now() - t0) / 1000;
-    ctx.log.info(`tallied ${done} images × ${index.layers.length} layer(s) in ${secs.toFixed(1)} s with ${nWorkers} thread(s)${skipped.length ? ` (${skipped.length} skipped)` : ''}`);
+    ctx.log.info(`tallied ${done} images × ${layers.length} layer(s) in ${secs.toFixed(1)} s with ${nWorkers} thread(s)${skipped.length ? ` (${skipped.length} skipped)` : ''}`);
 
     // Labels.
     const unitRows: Record<string, unknown>[] = [];
@@ -193,7 +217,7 @@ export default {
     const mapCols = { layer: [] as string[], unit: [] as number[], rank: [] as number[], image: [] as number[], id: [] as string[], value: [] as number[], height: [] as number[], width: [] as number[] };
     const maps: Float32Array[] = [];
     const summary: Record<string, Json> = {};
-    for (const [li, l] of index.layers.entries()) {
+    for (const [li, l] of layers.entries()) {
       const th = thr.get(l.layer)!;
       const labels = labelUnits(tallies[li], concepts, { threshold: p.iouThreshold });
       let interpretable = 0;
@@ -289,19 +313,18 @@ export default {
     ctx.out.meta('denominator', p.denominator);
     ctx.out.meta('dataset', up.meta.dataset as Json);
     ctx.out.meta('model', (up.meta.model ?? null) as Json);
-    ctx.out.meta('layers', index.layers.map((l) => ({ layer: l.layer, tensor: l.tensor, units: l.units, height: l.height, width: l.width })) as unknown as Json);
+    ctx.out.meta('layers', layers.map((l) => ({ layer: l.layer, tensor: l.tensor, units: l.units, height: l.height, width: l.width })) as unknown as Json);
     ctx.out.meta('images', done);
     if (skipped.length) ctx.out.meta('skipped', skipped.slice(0, 100) as unknown as Json);
   },
 } satisfies StageDef<LabelParams>;
 
-/** Runs the tally in worker threads (src/explain/dissect/pool.ts): part k's parts and label sets go to every worker. */
+/** Runs the tally in worker threads (src/explain/dissect/pool.ts): each part (files or maps) and its label sets go to every worker. */
 async function runWorkers(
   ranges: import('../src/explain/dissect/tally.ts').JobLayer[][],
   opts: import('../src/explain/dissect/tally.ts').JobOptions,
-  parts: string[][],
-  annotationsOf: (k: number) => Promise<(import('../src/algo/dissect/index.ts').ImageAnnotations | null)[]>,
-  progress: (k: number) => void,
+  feed: AsyncIterable<{ paths?: string[]; parts?: import('../src/explain/dissect/store.ts').Part[]; anns: (import('../src/algo/dissect/index.ts').ImageAnnotations | null)[] }>,
+  progress: () => void,
   signal: AbortSignal,
 ): Promise<import('../src/explain/dissect/tally.ts').JobLayerResult[][]> {
   const { prepareImages } = await import('../src/explain/dissect/tally.ts');
@@ -310,15 +333,19 @@ async function runWorkers(
   const shapes = ranges[0].map((r) => r.entry);
   const pool = new PartPool<Results>('./tally.ts', ranges.map((layers) => ({ xaiTally: { layers, opts } })), 'tally', signal);
   try {
-    for (let k = 0; k < parts.length; k++) {
+    const it = feed[Symbol.asyncIterator]();
+    for (;;) {
       await pool.ready();
-      progress(pool.finished);
+      progress();
+      const f = await it.next();
+      if (f.done) break;
       // the label sets once here rather than in every worker
-      const anns = prepareImages(opts.concepts, await annotationsOf(k));
-      pool.send(parts[k], shapes, { anns });
+      const anns = prepareImages(opts.concepts, f.value.anns);
+      if (f.value.paths) pool.send(f.value.paths, shapes, { anns });
+      else pool.sendParts(f.value.parts!, { anns });
     }
     const results = await pool.end();
-    progress(parts.length - 1);
+    progress();
     return results;
   } finally {
     await pool.close();

@@ -40,8 +40,47 @@ export default {
     const io = await import('../src/explain/dissect/store.ts');
     const { quantile: q, memoryMB } = ctx.params;
     const up = ctx.inputs.activations;
-    const index = io.featureIndex(up);
+    const source = io.featureSource(up);
     const budget = memoryMB * 2 ** 20;
+    const schema = new Schema([new Field('layer', new Utf8(), false), new Field('unit', new Int32(), false), new Field('threshold', new Float64(), false)]);
+    if (source.recompute) {
+      // disk-light (collect-activations maps: false): the maps recomputed, one forward per pass over the listed images
+      const { recomputeThresholds } = await import('../src/explain/dissect/forward.ts');
+      const { openUpstreamModel } = await import('../src/model/index.ts');
+      const { openDataset, refFromMeta } = await import('../src/data/index.ts');
+      const model = await openUpstreamModel({ stageId: up.stageId, meta: { config: up.meta.model } }, ctx.projectRoot);
+      const ds = await openDataset(refFromMeta(up.meta, up.stageId), { baseDir: ctx.projectRoot });
+      const images = io.listedImages(await up.table('images'));
+      // unit groups of all layers packed into passes within the budget (one pass unless it is too small)
+      const passes: import('../src/explain/dissect/forward.ts').ThresholdPassLayer[][] = [[]];
+      let used = 0;
+      for (const l of source.recompute.layers) {
+        const perUnit = TopQuantile.bytesFor(1, images.length * l.height * l.width, q);
+        for (let u0 = 0; u0 < l.units; ) {
+          if (used + perUnit > budget && passes[passes.length - 1].length) {
+            passes.push([]);
+            used = 0;
+          }
+          const u1 = Math.min(l.units, u0 + Math.max(1, Math.floor((budget - used) / perUnit)));
+          const pass = passes[passes.length - 1];
+          const mine = pass.find((x) => x.layer === l) ?? (pass.push({ layer: l, groups: [] }), pass[pass.length - 1]);
+          mine.groups.push([u0, u1]);
+          used += (u1 - u0) * perUnit;
+          u0 = u1;
+        }
+      }
+      const res = await recomputeThresholds({ model, items: ds.items, images, source: source.recompute, q, passes, signal: ctx.signal, progress: (d, t) => ctx.progress(d, t, 'images') });
+      const rows = source.recompute.layers.flatMap((l) => Array.from(res.thresholds.get(l.layer)!, (threshold, unit) => ({ layer: l.layer, unit, threshold })));
+      await ctx.out.table('thresholds', tableFromRows(rows, schema));
+      for (const f of res.failed) ctx.log.warn(`image ${ds.items[f.image].id}: ${f.message} (left out)`);
+      ctx.out.meta('quantile', q);
+      ctx.out.meta('layers', Object.fromEntries(source.recompute.layers.map((l) => [l.layer, { units: l.units, values_per_unit: (images.length - res.failed.length) * l.height * l.width }])));
+      ctx.out.meta('recomputed', { passes: passes.length, images: images.length - res.failed.length });
+      if (res.failed.length) ctx.out.meta('skipped', res.failed.slice(0, 100).map((f) => ({ id: ds.items[f.image].id, message: f.message })));
+      ctx.log.info(`thresholds of ${source.recompute.layers.length} layer(s) from ${images.length - res.failed.length} recomputed images in ${passes.length} forward pass(es)`);
+      return;
+    }
+    const index = source.index;
 
     // Work plan: per layer, unit groups that fit the budget.
     const plan = index.layers.map((l) => {
@@ -100,7 +139,6 @@ export default {
     } finally {
       await pool?.close();
     }
-    const schema = new Schema([new Field('layer', new Utf8(), false), new Field('unit', new Int32(), false), new Field('threshold', new Float64(), false)]);
     await ctx.out.table('thresholds', tableFromRows(rows, schema));
     ctx.out.meta('quantile', q);
     ctx.out.meta('layers', memo);

@@ -530,3 +530,37 @@ test('encodePart: its chunks are the bytes of tableToIPC (maps not copied), and 
   assert.ok(Number.isNaN(pt.maxima[1]));
   assert.equal(pt.maxima[0], Math.max(...act.subarray(0, 20)));
 });
+
+test('maps: false (disk-light): thresholds and labels bit-identical to the stored-maps path, float32 and float16, inline and 3 threads, a broken image left out alike', async () => {
+  const { cpSync } = await import('node:fs');
+  // a copy of the dataset with one undecodable image (in the middle of a batch of 5)
+  const broken = join(dir, 'broden-broken');
+  if (!existsSync(broken)) {
+    cpSync(join(dir, 'broden'), broken, { recursive: true });
+    writeFileSync(join(broken, 'images', 'img', '006.png'), 'not a png');
+  }
+  const names = ['units', 'unit_categories', 'top_images', 'top_maps'];
+  // every value compared with Object.is (deepStrictEqual): float64 bit patterns, −0 and NaN included
+  const outputs = async (sets: string[]) => {
+    const x = await run(sets, undefined, ['acts', 'thresholds', 'labels']);
+    assert.deepEqual(x.errors, [], sets.join(' '));
+    return {
+      thresholds: rows(table(x.r.record, 'thresholds', 'thresholds')),
+      tables: names.map((t) => rows(table(x.r.record, 'labels', t))),
+      csv: ['fine', 'coarse'].map((l) => readFileSync(join(entry(x.r.record, 'labels'), `tally-${l}.csv`), 'utf8')),
+      acts: entry(x.r.record, 'acts'),
+      images: JSON.parse(readFileSync(join(entry(x.r.record, 'labels'), 'manifest.json'), 'utf8')).meta.images as number,
+    };
+  };
+  for (const extra of [[], ['stages.acts.dtype=float16', 'stages.labels.workers=3'], ['stages.acts.batchSize=5', `stages.data.root=${broken}`, 'stages.labels.workers=2']]) {
+    const stored = await outputs(extra);
+    const light = await outputs([...extra, 'stages.acts.maps=false']);
+    assert.ok(existsSync(join(stored.acts, 'maps', 'index.json')));
+    assert.ok(!existsSync(join(light.acts, 'maps')), 'maps: false stores no maps');
+    assert.deepStrictEqual(light.thresholds, stored.thresholds, `thresholds ${extra.join(' ')}`);
+    names.forEach((t, i) => assert.deepStrictEqual(light.tables[i], stored.tables[i], `${t} ${extra.join(' ')}`));
+    assert.deepEqual(light.csv, stored.csv);
+    assert.equal(light.images, stored.images);
+    if (extra.some((s) => s.includes('broken'))) assert.equal(light.images, N - 1);
+  }
+});

@@ -158,18 +158,23 @@ export class TopQuantile {
     }
   }
 
-  /** Per-unit thresholds (float64). Throws if a unit did not receive exactly `total` values. */
-  thresholds(): Float64Array {
+  /**
+   * Per-unit thresholds (float64). Throws if a unit did not receive exactly `total` values. `total` may be less than
+   * the announced total (e.g. images that failed to load while streaming): the buffers then kept more than needed, and
+   * the result is the exact percentile of the `total` values received.
+   */
+  thresholds(total = this.total): Float64Array {
+    if (!(Number.isInteger(total) && total > 0 && total <= this.total)) throw new RangeError(`quantile: total ${total} must be in 1..${this.total}`);
     const out = new Float64Array(this.units);
-    const { lo, hi, gamma } = percentileIndex(this.total, this.q);
+    const { lo, hi, gamma } = percentileIndex(total, this.q);
     for (let u = 0; u < this.units; u++) {
-      if (this.seen[u] !== this.total) {
-        throw new RangeError(`quantile: unit ${u} received ${this.seen[u]} values, expected ${this.total}`);
+      if (this.seen[u] !== total) {
+        throw new RangeError(`quantile: unit ${u} received ${this.seen[u]} values, expected ${total}`);
       }
       const kept = Float64Array.from(this.bufs[u].subarray(0, this.fill[u])).sort();
-      // the kept values are the top `kept.length` (≥ k whenever total ≥ k) of the unit, ascending; sorted index s of
-      // the whole array maps to kept index s − (total − kept.length).
-      const base = this.total - kept.length;
+      // the kept values are the top `kept.length` (≥ k(total) whenever total ≥ k, k growing with total) of the unit,
+      // ascending; sorted index s of the whole array maps to kept index s − (total − kept.length).
+      const base = total - kept.length;
       const a = kept[lo - base];
       const b = kept[hi - base];
       out[u] = lerp(a, b, gamma);

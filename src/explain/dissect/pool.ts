@@ -96,6 +96,26 @@ export class PartPool<R> {
     for (const w of this.workers) w.postMessage({ ...extra, type: 'part', k, parts });
   }
 
+  /** `send` for parts already in memory (recomputed maps): copied into the next slot's shared buffers and posted. */
+  sendParts(parts: Part[], extra: object = {}): void {
+    const k = this.sent++;
+    const slot = this.slots[k % this.slots.length];
+    const shared: Part[] = parts.map((p, i) => {
+      const bytes = p.images.byteLength + p.maps.byteLength + p.maxima.byteLength;
+      const s = (slot[i] ??= {});
+      if (!s.buf || s.buf.length < bytes) s.buf = new Uint8Array(new SharedArrayBuffer(Math.ceil(bytes * 1.25) + 8));
+      const { buffer, byteOffset } = s.buf;
+      const images = new Int32Array(buffer, byteOffset, p.images.length);
+      const maps = new Float32Array(buffer, byteOffset + p.images.byteLength, p.maps.length);
+      const maxima = new Float32Array(buffer, byteOffset + p.images.byteLength + p.maps.byteLength, p.maxima.length);
+      images.set(p.images);
+      maps.set(p.maps);
+      maxima.set(p.maxima);
+      return { ...p, images, maps, maxima };
+    });
+    for (const w of this.workers) w.postMessage({ ...extra, type: 'part', k, parts: shared });
+  }
+
   /** Posts `msg` to every worker (e.g. the start of a new pass). */
   broadcast(msg: object): void {
     for (const w of this.workers) w.postMessage(msg);
