@@ -44,6 +44,11 @@ export default {
     top_images: { description: 'top-N images per unit: layer, unit, rank, image, id, value (max activation)', type: 'table' },
     top_maps: { description: 'the feature maps of those images (height, width, map) for report overlays', type: 'table' },
     'tally-<layer>.csv': { description: "NetDissect-Lite's tally.csv per layer (units by score)", type: 'files' },
+    parts: {
+      description: 'the streamed work, one row per part (the resume record)',
+      type: 'table',
+      columns: { part: 'stored part file, or recomputed model batch (b<first image>)', images: 'images of the part' },
+    },
   },
   async run(ctx) {
     const { Bool, Field, Float64, Int32, Schema, Utf8 } = await import('apache-arrow');
@@ -88,17 +93,20 @@ export default {
     }
 
     // The tally, over unit ranges in worker threads (or inline for workers: 1); the label maps are decoded here once.
-    const { TallyJob } = await import('../src/explain/dissect/tally.ts');
+    const { TallyJob, prepareImages } = await import('../src/explain/dissect/tally.ts');
+    const { serialize, deserialize } = await import('node:v8');
+    const { passItems, openPassReader } = await import('../src/explain/dissect/forward.ts');
     const totalUnits = layers.reduce((s, l) => s + l.units, 0);
-    const nWorkers = Math.max(1, Math.min(p.workers ?? Math.min(4, availableParallelism()), totalUnits));
+    let nWorkers = Math.max(1, Math.min(p.workers ?? Math.min(4, availableParallelism()), totalUnits));
     const jobOpts = { concepts, denominator: p.denominator, upsample: p.upsample, topN: p.topN };
-    const ranges = Array.from({ length: nWorkers }, (_, w) =>
-      layers.map((l) => {
-        const u0 = Math.floor((w * l.units) / nWorkers);
-        const u1 = Math.floor(((w + 1) * l.units) / nWorkers);
-        return { entry: l, u0, u1, thresholds: thr.get(l.layer)!.slice(u0, u1) };
-      }),
-    );
+    const rangesFor = (n: number) =>
+      Array.from({ length: n }, (_, w) =>
+        layers.map((l) => {
+          const u0 = Math.floor((w * l.units) / n);
+          const u1 = Math.floor(((w + 1) * l.units) / n);
+          return { entry: l, u0, u1, thresholds: thr.get(l.layer)!.slice(u0, u1) };
+        }),
+      );
 
     // The listed images, in order; their label maps are read ahead (skipping, with a warning, images whose masks fail).
     const order = io.listedImages(await up.table('images'));
@@ -115,16 +123,24 @@ export default {
         pending.set(i, io.readLabelsFast(ds, item, categories, known).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e)))));
       }
     };
-    const skipped: { id: string; message: string }[] = [];
+    let skipped: { id: string; message: string }[] = [];
     let done = 0;
     let cursor = 0;
     /**
      * Annotations of a part's images (increasing, in the listed order), null for images whose labels could not be read;
-     * listed images before them that are not there (their recomputed forward failed) are passed over.
+     * listed images before them that are not there (their recomputed forward failed, or resumed) are passed over.
      */
     const annotationsOf = async (imgs: ArrayLike<number>) => {
       const anns: (import('../src/algo/dissect/index.ts').ImageAnnotations | null)[] = [];
       for (let b = 0; b < imgs.length; b++) {
+        if (!pending.has(imgs[b])) {
+          // not requested yet (after a resume): read ahead from there
+          const pos = order.indexOf(imgs[b], nextRead);
+          if (pos > nextRead) {
+            pending.clear();
+            cursor = nextRead = pos;
+          }
+        }
         let i: number;
         let got: import('../src/data/types.ts').ItemLabels | Error | undefined;
         do {
@@ -147,42 +163,75 @@ export default {
       return anns;
     };
 
-    // The parts in order: stored part files, or (maps: false) the recomputed model batches.
-    type Feed = { paths?: string[]; parts?: import('../src/explain/dissect/store.ts').Part[]; anns: Awaited<ReturnType<typeof annotationsOf>> };
-    const feed = async function* (): AsyncGenerator<Feed> {
-      if (source.index) {
-        let c0 = 0;
-        for (const part of source.index.parts) {
-          const anns = await annotationsOf(order.slice(c0, (c0 += part.count)));
-          yield { paths: layers.map((l) => io.partPath(up, l, part)), anns };
-        }
-        return;
-      }
-      const { recomputeBatches } = await import('../src/explain/dissect/forward.ts');
-      const { openUpstreamModel } = await import('../src/model/index.ts');
-      const model = await openUpstreamModel({ stageId: up.stageId, meta: { config: up.meta.model } }, ctx.projectRoot);
-      for await (const b of recomputeBatches({ model, items, images: order, source: source.recompute!, signal: ctx.signal })) {
-        for (const f of b.failed) {
-          skipped.push({ id: items[f.image].id, message: f.message });
-          ctx.log.warn(`image ${items[f.image].id}: ${f.message} (skipped)`);
-        }
-        if (b.parts.length) yield { parts: b.parts, anns: await annotationsOf(b.parts[0].images) };
+    // The fold over the parts (stored part files, or — maps: false — the recomputed model batches), resumable through
+    // ctx.map's checkpoints: the tally inline, or in worker threads fed each part once through shared memory.
+    type Results = import('../src/explain/dissect/tally.ts').JobLayerResult[];
+    const reader = await openPassReader(up, source, items, ctx.projectRoot);
+    const work = passItems(up, source, order);
+    let job: InstanceType<typeof TallyJob> | undefined;
+    let pool: import('../src/explain/dissect/pool.ts').PartPool<Results> | undefined;
+    let restore: Results[] | undefined;
+    const start = async () => {
+      if (job || pool) return;
+      const ranges = rangesFor(nWorkers);
+      if (nWorkers === 1) {
+        job = new TallyJob(ranges[0], jobOpts);
+        if (restore) job.restore(restore[0]);
+      } else {
+        const { PartPool } = await import('../src/explain/dissect/pool.ts');
+        pool = new PartPool<Results>('./tally.ts', ranges.map((layers, w) => ({ xaiTally: { layers, opts: jobOpts, ...(restore ? { restore: restore[w] } : {}) } })), 'tally', ctx.signal);
       }
     };
+    const fold = {
+      save: async () => [serialize({ done, skipped, states: pool ? await pool.snapshot() : [job!.results()] })],
+      load: (bytes: Uint8Array) => {
+        const st = deserialize(bytes) as { done: number; skipped: typeof skipped; states: Results[] };
+        done = st.done;
+        skipped = st.skipped;
+        restore = st.states;
+        nWorkers = st.states.length; // the states are split as the checkpointed run split them
+      },
+    };
     const t0 = performance.now();
-    let results: import('../src/explain/dissect/tally.ts').JobLayerResult[][];
-    if (nWorkers === 1) {
-      const job = new TallyJob(ranges[0], jobOpts);
-      for await (const f of feed()) {
-        if (ctx.signal.aborted) throw ctx.signal.reason ?? new Error('interrupted');
-        job.addPart(f.parts ?? f.paths!.map((path, li) => io.readPart(path, layers[li].units, layers[li].height, layers[li].width)), f.anns);
-        ctx.progress(done, order.length, 'images');
-        await new Promise((r) => setImmediate(r));
-      }
-      results = [job.results()];
-    } else {
-      results = await runWorkers(ranges, jobOpts, feed(), () => ctx.progress(done, order.length, 'images'), ctx.signal);
+    const { Field: F, Int32: I32, Schema: S, Utf8: U } = await import('apache-arrow');
+    let results: Results[];
+    try {
+      const res = await ctx.map({
+        table: 'parts',
+        items: work,
+        id: (it) => it.id,
+        schema: new S([new F('part', new U(), false), new F('images', new I32(), false)]),
+        chunkSize: 1 << 30, // chunks end every ~2 s of work (flushMs)
+        fold,
+        fn: async (it, i) => {
+          await start();
+          const maps = await reader.get(it, work[i + 1], !pool);
+          for (const f of maps.failed) {
+            skipped.push({ id: items[f.image].id, message: f.message });
+            ctx.log.warn(`image ${items[f.image].id}: ${f.message} (skipped)`);
+          }
+          if (pool && maps.paths) {
+            await pool.ready();
+            // the label sets once here rather than in every worker
+            pool.send(maps.paths, layers, { anns: prepareImages(concepts, await annotationsOf(it.images)) });
+          }
+          for (const set of maps.sets) {
+            const anns = await annotationsOf(set[0].images);
+            if (pool) {
+              await pool.ready();
+              pool.sendParts(set, { anns: prepareImages(concepts, anns) });
+            } else job!.addPart(set, anns);
+          }
+          return [{ part: it.id, images: it.images.length }];
+        },
+      });
+      if (res.errors.length) throw new Error(`part ${res.errors[0].item}: ${res.errors[0].message}`);
+      await start();
+      results = pool ? await pool.end() : [job!.results()];
+    } finally {
+      await pool?.close();
     }
+    const ranges = rangesFor(nWorkers);
     // merge the unit ranges back into whole layers
     const tallies = layers.map((l, li) => {
       const first = results[0][li].tally;
@@ -318,36 +367,3 @@ export default {
     if (skipped.length) ctx.out.meta('skipped', skipped.slice(0, 100) as unknown as Json);
   },
 } satisfies StageDef<LabelParams>;
-
-/** Runs the tally in worker threads (src/explain/dissect/pool.ts): each part (files or maps) and its label sets go to every worker. */
-async function runWorkers(
-  ranges: import('../src/explain/dissect/tally.ts').JobLayer[][],
-  opts: import('../src/explain/dissect/tally.ts').JobOptions,
-  feed: AsyncIterable<{ paths?: string[]; parts?: import('../src/explain/dissect/store.ts').Part[]; anns: (import('../src/algo/dissect/index.ts').ImageAnnotations | null)[] }>,
-  progress: () => void,
-  signal: AbortSignal,
-): Promise<import('../src/explain/dissect/tally.ts').JobLayerResult[][]> {
-  const { prepareImages } = await import('../src/explain/dissect/tally.ts');
-  const { PartPool } = await import('../src/explain/dissect/pool.ts');
-  type Results = import('../src/explain/dissect/tally.ts').JobLayerResult[];
-  const shapes = ranges[0].map((r) => r.entry);
-  const pool = new PartPool<Results>('./tally.ts', ranges.map((layers) => ({ xaiTally: { layers, opts } })), 'tally', signal);
-  try {
-    const it = feed[Symbol.asyncIterator]();
-    for (;;) {
-      await pool.ready();
-      progress();
-      const f = await it.next();
-      if (f.done) break;
-      // the label sets once here rather than in every worker
-      const anns = prepareImages(opts.concepts, f.value.anns);
-      if (f.value.paths) pool.send(f.value.paths, shapes, { anns });
-      else pool.sendParts(f.value.parts!, { anns });
-    }
-    const results = await pool.end();
-    progress();
-    return results;
-  } finally {
-    await pool.close();
-  }
-}
