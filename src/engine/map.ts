@@ -42,6 +42,8 @@ export interface MapEnv {
   queue?: string;
   /** Default: the working directory. */
   projectRoot?: string;
+  /** Overrides the stage's flushMs (XAI_FLUSH_MS: the resume granularity, e.g. 0 in tests: every unit a chunk). */
+  flushMs?: number;
   /** Clock in ms (default performance.now). */
   now?: () => number;
 }
@@ -220,7 +222,7 @@ export async function runMap<I>(opts: MapOptions<I>, env: MapEnv): Promise<MapRe
   const batchSize = Math.max(1, opts.batchSize ?? 1);
   const unitSize = opts.batchFn || opts.worker ? batchSize : 1;
   const chunkSize = Math.max(1, opts.chunkSize ?? 16, unitSize);
-  const flushMs = opts.flushMs ?? 2000;
+  const flushMs = env.flushMs ?? opts.flushMs ?? 2000;
   const dir = join(env.dir, opts.table);
   // The chunk layout depends on the item list, the unit size and the schema; if any changed, start over.
   const layout = sha256(JSON.stringify({ ids, unitSize, schema: opts.schema.fields.map((f) => [f.name, String(f.type), f.nullable]) }));
@@ -327,7 +329,7 @@ export async function runMap<I>(opts: MapOptions<I>, env: MapEnv): Promise<MapRe
     };
     await writeAtomic(join(dir, `${chunkName(lo)}.json`), JSON.stringify(rec));
     records.set(lo, rec);
-    if (opts.fold && now() - lastSave >= Math.max(flushMs, 20 * saveMs)) {
+    if (opts.fold && now() - lastSave >= (flushMs > 0 ? Math.max(flushMs, 20 * saveMs) : 0)) {
       // the fold's state after exactly the recorded items (fn folds in item order, one unit at a time)
       const t0 = now();
       const header = Buffer.from(JSON.stringify({ upTo: lo + outcomes.length }), 'utf8');

@@ -143,7 +143,7 @@ export interface MapOptions<I> {
   /**
    * A reduction over the items that `fn` folds into the stage's own state, item by item in item order (so `fn` runs in
    * this thread, one item at a time; not with `worker`), made resumable: after a chunk is recorded, at most every
-   * max(flushMs, 20 × the last save's duration), the bytes of `save()` are written beside the chunks as the state after
+   * max(flushMs, 20 × the last save's duration) (flushMs 0: after every chunk), the bytes of `save()` are written beside the chunks as the state after
    * exactly the recorded items. A rerun after an interruption calls `load` with them and recomputes only the items after
    * that checkpoint (chunks recorded after it are dropped and their items folded again); without a checkpoint it
    * starts over.

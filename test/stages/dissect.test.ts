@@ -564,3 +564,40 @@ test('maps: false (disk-light): thresholds and labels bit-identical to the store
     if (extra.some((s) => s.includes('broken'))) assert.equal(light.images, N - 1);
   }
 });
+
+test('quantile-thresholds and label-units resume from their checkpoints after an interruption (stored and recomputed maps): same outputs as an uninterrupted run', async () => {
+  const names = ['units', 'unit_categories', 'top_images', 'top_maps'];
+  const saved = process.env.XAI_FLUSH_MS;
+  process.env.XAI_FLUSH_MS = '0'; // every part a chunk and a checkpoint
+  try {
+    for (const extra of [['stages.labels.workers=1', 'stages.thresholds.workers=1'], ['stages.acts.maps=false', 'stages.labels.workers=2', 'stages.thresholds.workers=2', 'stages.thresholds.memoryMB=0.004']]) {
+      const sets = ['stages.acts.batchSize=1', ...extra]; // 12 parts per pass (memoryMB 0.004: two passes, aborted in the second)
+      const fresh = await run(sets, undefined, ['thresholds', 'labels']);
+      assert.deepEqual(fresh.errors, []);
+      const want = { th: rows(table(fresh.r.record, 'thresholds', 'thresholds')), tables: names.map((t) => rows(table(fresh.r.record, 'labels', t))) };
+      for (const stage of ['thresholds', 'labels']) {
+        let aborted = false;
+        const first = await run(sets, (bus, ac) =>
+          bus.on((e) => {
+            if (e.type === 'stage-progress' && e.stageId === stage && e.done >= (e.total > N ? 15 : 7) && !aborted) {
+              aborted = true;
+              ac.abort();
+            }
+          }),
+          [stage],
+        );
+        assert.equal(aborted, true, `${stage} ${extra.join(' ')}`);
+        assert.equal(first.r.interrupted, true);
+        const second = await run(sets, undefined, [stage]); // an interrupted --force resumes with the same --force
+        assert.deepEqual(second.errors, []);
+        const m = second.r.record.stages[stage].map!.parts;
+        assert.ok(m.resumed >= 5 && m.computed <= m.items - 5, `${stage} ${extra.join(' ')}: resumed ${m.resumed}, computed ${m.computed}`);
+        assert.deepStrictEqual(rows(table(second.r.record, 'thresholds', 'thresholds')), want.th);
+        names.forEach((t, i) => assert.deepStrictEqual(rows(table(second.r.record, 'labels', t)), want.tables[i], `${stage} ${t} ${extra.join(' ')}`));
+      }
+    }
+  } finally {
+    if (saved === undefined) delete process.env.XAI_FLUSH_MS;
+    else process.env.XAI_FLUSH_MS = saved;
+  }
+});
