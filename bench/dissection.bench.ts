@@ -254,7 +254,7 @@ async function killBench(dir: string, quick: boolean): Promise<BenchFigure[]> {
   const yaml =
     `name: killdemo\nstages:\n` +
     `  shapes: { uses: ${st('synth-dataset')}, params: { count: 400, size: 128, seed: 1 } }\n` +
-    `  model: { uses: ${st('load-model')}, include: ${cfg}, params: { path: ${onnx} } }\n` +
+    `  model: { uses: ${st('load-model')}, include: ${cfg}, params: { path: ${onnx}, labels: ${JSON.stringify(join(repo, 'models', 'demo', 'labels.txt'))} } }\n` +
     `  activations: { uses: ${st('collect-activations')}, inputs: { model: model, dataset: shapes }, params: { layers: [layer1, layer2, layer3], batchSize: 50 } }\n` +
     `  thresholds: { uses: ${st('quantile-thresholds')}, inputs: { activations: activations } }\n` +
     `  labels: { uses: ${st('label-units')}, inputs: { activations: activations, thresholds: thresholds } }\n`;

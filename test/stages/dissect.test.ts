@@ -147,7 +147,7 @@ stages:
 `;
 }
 
-async function run(sets: string[] = [], onBus?: (bus: EventBus, abort: AbortController) => void, force: string[] = []) {
+async function run(sets: string[] = [], onBus?: (bus: EventBus, abort: AbortController) => void, force: string[] = [], workers?: number) {
   const plan = await analyze(join(dir, 'pipelines', 'p.yaml'), { root: dir, sets });
   const bus = new EventBus();
   const ac = new AbortController();
@@ -158,7 +158,7 @@ async function run(sets: string[] = [], onBus?: (bus: EventBus, abort: AbortCont
     if (e.type === 'stage-done') computed.push(e.stageId);
   });
   onBus?.(bus, ac);
-  const r = await executePlan(plan, { bus, jobs: 1, signal: ac.signal, force });
+  const r = await executePlan(plan, { bus, jobs: 1, signal: ac.signal, force, ...(workers ? { workers } : {}) });
   return { r, errors, computed };
 }
 
@@ -415,13 +415,18 @@ test('float16 maps: values rounded to binary16, thresholds of the rounded values
 test('collect-activations resumes after an interruption and gives the same outputs', async () => {
   const sets = ['stages.acts.batchSize=1'];
   let aborted = false;
-  const first = await run(sets, (bus, ac) =>
-    bus.on((e) => {
-      if (e.type === 'stage-progress' && e.stageId === 'acts' && e.done >= 5 && !aborted) {
-        aborted = true;
-        ac.abort();
-      }
-    }),
+  // in the stage's own thread (units in order: the chunks before the abort are deterministic); the pool is tested below
+  const first = await run(
+    sets,
+    (bus, ac) =>
+      bus.on((e) => {
+        if (e.type === 'stage-progress' && e.stageId === 'acts' && e.done >= 5 && !aborted) {
+          aborted = true;
+          ac.abort();
+        }
+      }),
+    [],
+    1,
   );
   assert.equal(aborted, true);
   assert.equal(first.r.interrupted, true);
@@ -600,4 +605,25 @@ test('quantile-thresholds and label-units resume from their checkpoints after an
     if (saved === undefined) delete process.env.XAI_FLUSH_MS;
     else process.env.XAI_FLUSH_MS = saved;
   }
+});
+
+test('collect-activations: the same stored parts and tables inline (--workers 1) and on a pool of 3 worker threads', async () => {
+  const files = (rec: any) => {
+    const d = entry(rec, 'acts');
+    const idx = featureIndex({ file: (n: string) => join(d, n), stageId: 'acts', kind: 'collect-activations' } as any);
+    return { idx, parts: idx.layers.flatMap((l) => idx.parts.map((p) => readFileSync(join(d, 'maps', l.dir, p.file)))), images: rows(table(rec, 'acts', 'images')) };
+  };
+  const sets = ['stages.acts.batchSize=5', 'stages.acts.pool=max'];
+  const one = await run(sets, undefined, ['acts'], 1);
+  assert.deepEqual(one.errors, []);
+  const a = files(one.r.record);
+  const three = await run(sets, undefined, ['acts'], 3);
+  assert.deepEqual(three.errors, []);
+  assert.equal(three.r.record.stages.acts.key, one.r.record.stages.acts.key);
+  const b = files(three.r.record);
+  assert.deepEqual(b.idx, a.idx);
+  assert.equal(b.parts.length, 2 * 3); // 12 images in batches of 5: 3 parts per layer
+  b.parts.forEach((x, i) => assert.ok(x.equals(a.parts[i]), `part file ${i}`));
+  assert.deepStrictEqual(b.images, a.images);
+  assert.ok(Array.isArray(b.images[0].pool_fine) && b.images[0].pool_fine.length === 3);
 });
