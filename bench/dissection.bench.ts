@@ -81,9 +81,12 @@ const bench: BenchFn = async ({ quick }) => {
           `const { executePlan } = await import(${url('src/engine/runner.ts')});\n` +
           `const { dirSize } = await import(${url('src/engine/cache.ts')});\n` +
           `const { EventBus } = await import(${url('src/engine/events.ts')});\n` +
-          `const bus = new EventBus(); const cpu = {}; const at = {};\n` +
+          `const bus = new EventBus(); const cpu = {}; const at = {}; const gc = {}; let current;\n` +
           `const now = () => { const c = process.cpuUsage(); return (c.user + c.system) / 1e6; };\n` +
-          `bus.on((e) => { if (e.type === 'stage-start') at[e.stageId] = now(); if (e.type === 'stage-done') cpu[e.stageId] = now() - at[e.stageId]; });\n` +
+          // GC pauses of the main thread per stage (the label-units variance question: GC or not)
+          `const { PerformanceObserver } = await import('node:perf_hooks');\n` +
+          `new PerformanceObserver((l) => { for (const e of l.getEntries()) if (current) gc[current] = (gc[current] ?? 0) + e.duration / 1000; }).observe({ entryTypes: ['gc'] });\n` +
+          `bus.on((e) => { if (e.type === 'stage-start') { at[e.stageId] = now(); current = e.stageId; } if (e.type === 'stage-done') cpu[e.stageId] = now() - at[e.stageId]; });\n` +
           `const t0 = performance.now();\n` +
           `const plan = await analyze(${JSON.stringify(join(proj, 'pipelines', 'd.yaml'))}, { root: ${JSON.stringify(proj)} });\n` +
           `const r = await executePlan(plan, { jobs: 1, bus });\n` +
@@ -93,7 +96,7 @@ const bench: BenchFn = async ({ quick }) => {
           `const acts = r.record.stages.acts;\n` +
           `const bytes = dirSize(${JSON.stringify(join(proj, 'artifacts', 'cache', 'collect-activations'))} + '/' + acts.key);\n` +
           `const cacheBytes = dirSize(${JSON.stringify(join(proj, 'artifacts', 'cache'))});\n` +
-          `process.stdout.write(JSON.stringify({ total, cpuTotal: now(), stages: s, cpu, mapsBytes: bytes, cacheBytes, maxRssMb: process.resourceUsage().maxRSS / 1024 }) + '\\n');\n`,
+          `process.stdout.write(JSON.stringify({ total, cpuTotal: now(), stages: s, cpu, gc, mapsBytes: bytes, cacheBytes, maxRssMb: process.resourceUsage().maxRSS / 1024 }) + '\\n');\n`,
       );
       const out = child(run);
       rmSync(proj, { recursive: true, force: true }); // frees the maps (680 MB at 1000 images) before the next run
@@ -146,6 +149,14 @@ const bench: BenchFn = async ({ quick }) => {
       notes: `CPU seconds are less sensitive than wall time to the other processes sharing the cores; stages: ${Object.entries(d.cpu).map(([k, v]) => `${k} ${(v as number).toFixed(1)}`).join(', ')}`,
     });
     figures.push({ name: 'whole dissection vs model.activations time only', value: dissect / forwardOnly, unit: '×', notes: 'excludes image decoding and model opening from the baseline' });
+    // label-units' run-to-run variance: wall vs CPU time (process, all threads) vs main-thread GC pauses, per run.
+    const spread = (xs: number[]) => Math.max(...xs) / Math.min(...xs);
+    figures.push({
+      name: `label-units wall-time spread over ${ds.length} identical runs (max / min)`,
+      value: spread(ds.map((x) => x.stages.labels)),
+      unit: '×',
+      notes: `wall (s) ${ds.map((x) => x.stages.labels.toFixed(1)).join(' / ')}; CPU (s, user + sys, all threads) ${ds.map((x) => x.cpu.labels.toFixed(1)).join(' / ')} (spread ${spread(ds.map((x) => x.cpu.labels)).toFixed(2)}×); main-thread GC pauses (s) ${ds.map((x) => (x.gc.labels ?? 0).toFixed(2)).join(' / ')}: a wall spread with a flat CPU time and small GC is waiting (other processes on the shared cores), not work`,
+    });
     const overhead = (d.stages.thresholds as number) + (d.stages.labels as number) + Math.max(0, (d.stages.acts as number) - baseline);
     figures.push({ name: 'dissection overhead beyond the forward passes, per image', value: (overhead / n) * 1000, unit: 'ms/image', notes: 'thresholds + labels + (collect − baseline)' });
     figures.push({ name: 'peak RSS, dissection process', value: d.maxRssMb, unit: 'MiB', notes: `baseline process ${b.maxRssMb.toFixed(0)} MiB` });
