@@ -5,7 +5,8 @@
 // run by the engine (cache commits included). Each runs in a fresh child process (its own peak RSS), three times,
 // alternating (baseline, dissection, baseline, …); the median run of each side is compared. Target: whole dissection ≤
 // 1.2× the forward passes. Extrapolated to Broden's 63,305 images (time, disk, RSS).
-// 1000 images (--quick: 64).
+// 1000 images (--quick: 64). Also the disk-light mode (collect-activations maps: false) at two sizes extrapolated to
+// Broden, and kill -9 of the dissection demo (work lost, from the resume counts).
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -27,7 +28,8 @@ function child(script: string, args: string[] = []): any {
 const url = (p: string) => JSON.stringify(pathToFileURL(join(repo, p)).href);
 
 const bench: BenchFn = async ({ quick }) => {
-  const n = quick ? 64 : 1000;
+  // XAI_BENCH_DISSECT_N / _REPS: other sizes for a partial run on a busy machine (say so when reporting)
+  const n = Number(process.env.XAI_BENCH_DISSECT_N) || (quick ? 64 : 1000);
   const dir = mkdtempSync(join(os.tmpdir(), 'xai-bench-dissect-'));
   const figures: BenchFigure[] = [];
   try {
@@ -104,7 +106,7 @@ const bench: BenchFn = async ({ quick }) => {
     };
     // Alternating runs (baseline, dissection, baseline, …); each side's median run is compared (the box is shared and
     // noisy: identical runs vary by ±6%), every run is listed in the notes.
-    const reps = quick ? 1 : 3;
+    const reps = Number(process.env.XAI_BENCH_DISSECT_REPS) || (quick ? 1 : 3);
     const bs: any[] = [];
     const ds: any[] = [];
     for (let rep = 0; rep < reps; rep++) {
