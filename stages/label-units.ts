@@ -3,8 +3,9 @@
 // convention: half-pixel centres, as resize.ts 'pil'; 7×7 → 112×112 for ResNet-18 layer4 on broden1_224), binarised
 // `> T_k`, and intersections / activations / label pixels are accumulated over the whole dataset with Lite's
 // category-aware denominator (src/algo/dissect/tally.ts); IoU = I / (A + G − I); label = best IoU per category, then
-// the best category; interpretable when IoU ≥ iouThreshold. Streams the stored parts once (all layers of a batch
-// together, the batch's label maps read once, decoded ahead). Also keeps the top-N images per unit by maximum
+// the best category; interpretable when IoU ≥ iouThreshold. Streams the stored parts once — or, after `maps: false`,
+// the maps recomputed with the model (src/explain/dissect/forward.ts) — all layers of a batch together, the batch's
+// label maps read once, decoded ahead; through ctx.map with the tally as its checkpointed fold (resumable). Also keeps the top-N images per unit by maximum
 // activation with their feature maps, so a report can draw each unit's region on its top images
 // (src/algo/dissect/overlay.ts: upsample to the image size, > threshold, (mask·0.8 + 0.2)·image).
 import type { Json, StageDef } from '../src/engine/types.ts';

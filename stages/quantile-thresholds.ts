@@ -1,11 +1,13 @@
 // Stage `quantile-thresholds` (Network Dissection, step 2): per unit, T_k = np.percentile(a_k, 100·(1 − q)) over all
-// images and positions of the stored feature maps (NetDissect-Lite's quantile_threshold; q = QUANTILE = 0.005), exact.
-// Streams the collect-activations parts one at a time through TopQuantile (src/algo/dissect/quantile.ts), which keeps
-// only the top ≈ q·N·H·W values of each unit (8 bytes per kept value). Memory budget: `memoryMB` (default 512 MiB)
-// bounds those buffers; a layer whose units need more is processed in unit groups, one pass over its parts per group
-// (exact either way); units are split between worker threads, each part read once into shared memory and posted to
-// all of them (src/explain/dissect/pool.ts). Broden (63,305 images) at q = 0.005: ResNet-18 layer2 (128 units, 28×28) needs 254 MB, layer3
-// 127 MB, layer4 63 MB — one pass each within the default budget.
+// images and positions of the feature maps (NetDissect-Lite's quantile_threshold; q = QUANTILE = 0.005), exact.
+// Streams the collect-activations parts one at a time — or, after `maps: false`, the maps recomputed with the model in
+// its batches (src/explain/dissect/forward.ts) — through TopQuantile (src/algo/dissect/quantile.ts), which keeps only
+// the top ≈ q·N·H·W values of each unit (8 bytes per kept value). Memory budget: `memoryMB` (default 512 MiB) bounds
+// those buffers; the layers' units are packed into passes within it, one pass over the parts (or one forward) each
+// (exact either way); units are split between worker threads, each part read once into shared memory and posted to all
+// of them (src/explain/dissect/pool.ts). Broden (63,305 images) at q = 0.005: ResNet-18 layer2 (128 units, 28×28)
+// needs 254 MB, layer3 127 MB, layer4 63 MB — one pass for all three within the default budget. The parts go through
+// ctx.map with the selection as its checkpointed fold: an interrupted run resumes from the last checkpoint.
 import type { Json, StageDef } from '../src/engine/types.ts';
 
 export interface QuantileParams {
