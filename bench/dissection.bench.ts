@@ -5,7 +5,8 @@
 // run by the engine (cache commits included). Each runs in a fresh child process (its own peak RSS), three times,
 // alternating (baseline, dissection, baseline, …); the median run of each side is compared. Target: whole dissection ≤
 // 1.2× the forward passes. Extrapolated to Broden's 63,305 images (time, disk, RSS).
-// 1000 images (--quick: 64).
+// 1000 images (--quick: 64). Also the disk-light mode (collect-activations maps: false) at two sizes extrapolated to
+// Broden, and kill -9 of the dissection demo (work lost, from the resume counts).
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -17,8 +18,8 @@ const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const BRODEN = 63305;
 const LAYERS = ['layer2', 'layer3', 'layer4'];
 
-function child(script: string): any {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', script], { cwd: repo, encoding: 'utf8', env: { ...process.env, XAI_TEST: '1' }, maxBuffer: 64 << 20 });
+function child(script: string, args: string[] = []): any {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', script, ...args], { cwd: repo, encoding: 'utf8', env: { ...process.env, XAI_TEST: '1' }, maxBuffer: 64 << 20 });
   if (r.status !== 0) throw new Error(`${script} failed (${r.status}): ${r.stderr.slice(-2000)}`);
   const last = r.stdout.trim().split('\n').pop()!;
   return JSON.parse(last);
@@ -27,7 +28,8 @@ function child(script: string): any {
 const url = (p: string) => JSON.stringify(pathToFileURL(join(repo, p)).href);
 
 const bench: BenchFn = async ({ quick }) => {
-  const n = quick ? 64 : 1000;
+  // XAI_BENCH_DISSECT_N / _REPS: other sizes for a partial run on a busy machine (say so when reporting)
+  const n = Number(process.env.XAI_BENCH_DISSECT_N) || (quick ? 64 : 1000);
   const dir = mkdtempSync(join(os.tmpdir(), 'xai-bench-dissect-'));
   const figures: BenchFigure[] = [];
   try {
@@ -50,7 +52,7 @@ const bench: BenchFn = async ({ quick }) => {
         `const { openDataset, loadImages } = await import(${url('src/data/index.ts')});\n` +
         `const t0 = performance.now(); const c0 = process.cpuUsage(); let fwd = 0; let sum = 0;\n` +
         `const model = await openModel(${JSON.stringify(config)});\n` +
-        `const ds = await openDataset({ kind: 'broden', root: ${JSON.stringify(join(dir, 'shapes'))} });\n` +
+        `const ds = await openDataset({ kind: 'broden', root: process.argv[2] ?? ${JSON.stringify(join(dir, 'shapes'))} });\n` +
         `for (let i = 0; i < ds.items.length; i += 32) {\n` +
         `  const batch = await loadImages(ds.items.slice(i, i + 32), model.info.input);\n` +
         `  const t = performance.now();\n` +
@@ -62,15 +64,15 @@ const bench: BenchFn = async ({ quick }) => {
     );
     // Dissection through the engine, in a fresh project each time (no cache hits).
     const st = (k: string) => JSON.stringify(join(repo, 'stages', `${k}.ts`));
-    const dissectOnce = (rep: number) => {
+    const dissectOnce = (rep: number | string, shapes = join(dir, 'shapes'), maps = true) => {
       const proj = join(dir, `project-${rep}`);
       mkdirSync(join(proj, 'pipelines'), { recursive: true });
       writeFileSync(
         join(proj, 'pipelines', 'd.yaml'),
         `name: benchdissect\nstages:\n` +
-          `  data: { uses: ${st('dataset')}, params: { kind: broden, root: ${JSON.stringify(join(dir, 'shapes'))} } }\n` +
+          `  data: { uses: ${st('dataset')}, params: { kind: broden, root: ${JSON.stringify(shapes)} } }\n` +
           `  model: { uses: ${st('load-model')}, params: ${JSON.stringify(config)} }\n` +
-          `  acts: { uses: ${st('collect-activations')}, inputs: { model: model, dataset: data }, params: { layers: ${JSON.stringify(LAYERS)}, batchSize: 32 } }\n` +
+          `  acts: { uses: ${st('collect-activations')}, inputs: { model: model, dataset: data }, params: { layers: ${JSON.stringify(LAYERS)}, batchSize: 32${maps ? '' : ', maps: false'} } }\n` +
           `  thresholds: { uses: ${st('quantile-thresholds')}, inputs: { activations: acts } }\n` +
           `  labels: { uses: ${st('label-units')}, inputs: { activations: acts, thresholds: thresholds } }\n`,
       );
@@ -81,9 +83,12 @@ const bench: BenchFn = async ({ quick }) => {
           `const { executePlan } = await import(${url('src/engine/runner.ts')});\n` +
           `const { dirSize } = await import(${url('src/engine/cache.ts')});\n` +
           `const { EventBus } = await import(${url('src/engine/events.ts')});\n` +
-          `const bus = new EventBus(); const cpu = {}; const at = {};\n` +
+          `const bus = new EventBus(); const cpu = {}; const at = {}; const gc = {}; let current;\n` +
           `const now = () => { const c = process.cpuUsage(); return (c.user + c.system) / 1e6; };\n` +
-          `bus.on((e) => { if (e.type === 'stage-start') at[e.stageId] = now(); if (e.type === 'stage-done') cpu[e.stageId] = now() - at[e.stageId]; });\n` +
+          // GC pauses of the main thread per stage (the label-units variance question: GC or not)
+          `const { PerformanceObserver } = await import('node:perf_hooks');\n` +
+          `new PerformanceObserver((l) => { for (const e of l.getEntries()) if (current) gc[current] = (gc[current] ?? 0) + e.duration / 1000; }).observe({ entryTypes: ['gc'] });\n` +
+          `bus.on((e) => { if (e.type === 'stage-start') { at[e.stageId] = now(); current = e.stageId; } if (e.type === 'stage-done') cpu[e.stageId] = now() - at[e.stageId]; });\n` +
           `const t0 = performance.now();\n` +
           `const plan = await analyze(${JSON.stringify(join(proj, 'pipelines', 'd.yaml'))}, { root: ${JSON.stringify(proj)} });\n` +
           `const r = await executePlan(plan, { jobs: 1, bus });\n` +
@@ -92,7 +97,8 @@ const bench: BenchFn = async ({ quick }) => {
           `const s = Object.fromEntries(Object.entries(r.record.stages).map(([k, v]) => [k, v.seconds]));\n` +
           `const acts = r.record.stages.acts;\n` +
           `const bytes = dirSize(${JSON.stringify(join(proj, 'artifacts', 'cache', 'collect-activations'))} + '/' + acts.key);\n` +
-          `process.stdout.write(JSON.stringify({ total, cpuTotal: now(), stages: s, cpu, mapsBytes: bytes, maxRssMb: process.resourceUsage().maxRSS / 1024 }) + '\\n');\n`,
+          `const cacheBytes = dirSize(${JSON.stringify(join(proj, 'artifacts', 'cache'))});\n` +
+          `process.stdout.write(JSON.stringify({ total, cpuTotal: now(), stages: s, cpu, gc, mapsBytes: bytes, cacheBytes, maxRssMb: process.resourceUsage().maxRSS / 1024 }) + '\\n');\n`,
       );
       const out = child(run);
       rmSync(proj, { recursive: true, force: true }); // frees the maps (680 MB at 1000 images) before the next run
@@ -100,7 +106,7 @@ const bench: BenchFn = async ({ quick }) => {
     };
     // Alternating runs (baseline, dissection, baseline, …); each side's median run is compared (the box is shared and
     // noisy: identical runs vary by ±6%), every run is listed in the notes.
-    const reps = quick ? 1 : 3;
+    const reps = Number(process.env.XAI_BENCH_DISSECT_REPS) || (quick ? 1 : 3);
     const bs: any[] = [];
     const ds: any[] = [];
     for (let rep = 0; rep < reps; rep++) {
@@ -145,6 +151,14 @@ const bench: BenchFn = async ({ quick }) => {
       notes: `CPU seconds are less sensitive than wall time to the other processes sharing the cores; stages: ${Object.entries(d.cpu).map(([k, v]) => `${k} ${(v as number).toFixed(1)}`).join(', ')}`,
     });
     figures.push({ name: 'whole dissection vs model.activations time only', value: dissect / forwardOnly, unit: '×', notes: 'excludes image decoding and model opening from the baseline' });
+    // label-units' run-to-run variance: wall vs CPU time (process, all threads) vs main-thread GC pauses, per run.
+    const spread = (xs: number[]) => Math.max(...xs) / Math.min(...xs);
+    figures.push({
+      name: `label-units wall-time spread over ${ds.length} identical runs (max / min)`,
+      value: spread(ds.map((x) => x.stages.labels)),
+      unit: '×',
+      notes: `wall (s) ${ds.map((x) => x.stages.labels.toFixed(1)).join(' / ')}; CPU (s, user + sys, all threads) ${ds.map((x) => x.cpu.labels.toFixed(1)).join(' / ')} (spread ${spread(ds.map((x) => x.cpu.labels)).toFixed(2)}×); main-thread GC pauses (s) ${ds.map((x) => (x.gc.labels ?? 0).toFixed(2)).join(' / ')}: a wall spread with a flat CPU time and small GC is waiting (other processes on the shared cores), not work`,
+    });
     const overhead = (d.stages.thresholds as number) + (d.stages.labels as number) + Math.max(0, (d.stages.acts as number) - baseline);
     figures.push({ name: 'dissection overhead beyond the forward passes, per image', value: (overhead / n) * 1000, unit: 'ms/image', notes: 'thresholds + labels + (collect − baseline)' });
     figures.push({ name: 'peak RSS, dissection process', value: d.maxRssMb, unit: 'MiB', notes: `baseline process ${b.maxRssMb.toFixed(0)} MiB` });
@@ -153,19 +167,200 @@ const bench: BenchFn = async ({ quick }) => {
     // Broden extrapolation: time and disk linear in images; memory bounded except TopQuantile's exact buffers.
     const { TopQuantile } = await import('../src/algo/dissect/index.ts');
     const shapes = [[128, 28], [256, 14], [512, 7]];
-    const tq = (N: number) => Math.max(...shapes.map(([u, s]) => TopQuantile.bytesFor(u, N * s * s, 0.005))) / 2 ** 20;
+    // all layers' selections in one pass while they fit quantile-thresholds' memoryMB (512 MiB; more passes beyond)
+    const tq = (N: number) => Math.min(512, shapes.reduce((a, [u, s]) => a + TopQuantile.bytesFor(u, N * s * s, 0.005), 0) / 2 ** 20);
     figures.push({ name: `extrapolated Broden (${BRODEN} images) whole dissection, this machine`, value: ((dissect / n) * BRODEN) / 3600, unit: 'h', notes: 'linear in images' });
     figures.push({ name: `extrapolated Broden maps on disk`, value: (perImage * BRODEN) / 2 ** 30, unit: 'GiB', notes: 'float32; dtype float16 halves it' });
     figures.push({
       name: 'extrapolated Broden peak RSS',
       value: d.maxRssMb - tq(n) + tq(BRODEN),
       unit: 'MiB',
-      notes: `measured peak − quantile buffers at ${n} images (${tq(n).toFixed(1)} MiB) + at ${BRODEN} (${tq(BRODEN).toFixed(0)} MiB, layer2; within the 512 MiB default budget); everything else is per batch or per unit`,
+      notes: `measured peak − quantile buffers at ${n} images (${tq(n).toFixed(1)} MiB) + at ${BRODEN} (${tq(BRODEN).toFixed(0)} MiB, layers 2–4 in one pass within the 512 MiB default budget); everything else is per batch or per unit`,
     });
+
+    // ── Disk-light dissection (collect-activations maps: false): two forwards (thresholds, then the tally), no maps on
+    // disk. Two sizes (5,000 and 10,000 images; --quick or XAI_BENCH_LIGHT_SIZES=a,b: smaller), each against its own
+    // forward-passes baseline; cache size and time extrapolated linearly (fit through both sizes) to Broden's 63,305;
+    // peak RSS at both sizes (flat memory: only the exact selection buffers grow with the images).
+    const sizes = (process.env.XAI_BENCH_LIGHT_SIZES?.split(',').map(Number) ?? (quick ? [96, 192] : [5000, 10000])) as [number, number];
+    const light = sizes.map((m) => {
+      const root = join(dir, `shapes-${m}`);
+      return { m, root };
+    });
+    const lr: { m: number; base: any; run: any }[] = [];
+    for (const { m, root } of light) {
+      const g0 = performance.now();
+      await generateShapes(root, { count: m, size: 224, seed: 2 });
+      const gen = (performance.now() - g0) / 1000;
+      const base1 = child(base, [root]);
+      const run1 = dissectOnce(`light-${m}`, root, false);
+      rmSync(root, { recursive: true, force: true });
+      lr.push({ m, base: base1, run: { ...run1, gen } });
+    }
+    const lightSum = (x: any) => (x.stages.acts as number) + (x.stages.thresholds as number) + (x.stages.labels as number);
+    for (const { m, base: b1, run: r1 } of lr) {
+      figures.push({
+        name: `disk-light dissection (maps: false: thresholds + labels each recompute the forward), ${m} images`,
+        value: lightSum(r1),
+        unit: 's',
+        baseline: { name: 'forward passes alone', value: b1.total },
+        ratio: lightSum(r1) / b1.total,
+        target: '≤ 2.2× forward passes',
+        pass: lightSum(r1) / b1.total <= 2.2,
+        notes: `CPU time (user + sys, all threads) ${(r1.cpu.acts + r1.cpu.thresholds + r1.cpu.labels).toFixed(1)} s vs forward passes ${b1.cpu.toFixed(1)} s: ${((r1.cpu.acts + r1.cpu.thresholds + r1.cpu.labels) / b1.cpu).toFixed(2)}× (less sensitive to other processes than wall time); stages (s): ${Object.entries(r1.stages).map(([k, v]) => `${k} ${(v as number).toFixed(1)}`).join(', ')}; cache ${(r1.cacheBytes / 2 ** 20).toFixed(1)} MiB; peak RSS ${r1.maxRssMb.toFixed(0)} MiB (baseline ${b1.maxRssMb.toFixed(0)}); 224² images, masks 112²; dataset generation ${r1.gen.toFixed(0)} s not counted; noisy, shared box`,
+      });
+    }
+    const [a, c] = lr;
+    const lin = (f: (x: any) => number) => {
+      const slope = (f(c) - f(a)) / (c.m - a.m);
+      return f(a) + slope * (BRODEN - a.m);
+    };
+    const cacheB = lin((x) => x.run.cacheBytes);
+    figures.push({
+      name: `disk-light: extrapolated Broden (${BRODEN} images) cache`,
+      value: cacheB / 2 ** 30,
+      unit: 'GiB',
+      target: '≤ 1 GB',
+      pass: cacheB <= 1e9,
+      notes: `linear through ${a.m} images (${(a.run.cacheBytes / 2 ** 20).toFixed(1)} MiB) and ${c.m} (${(c.run.cacheBytes / 2 ** 20).toFixed(1)} MiB), whole cache of the run (dataset, model, collect-activations, thresholds, labels); stored maps would be ${((perImage * BRODEN) / 2 ** 30).toFixed(1)} GiB`,
+    });
+    const ratioAt = lin((x) => lightSum(x.run)) / lin((x) => x.base.total);
+    figures.push({
+      name: `disk-light: extrapolated Broden time / forward time`,
+      value: ratioAt,
+      unit: '×',
+      target: '≤ 2.2×',
+      pass: ratioAt <= 2.2,
+      notes: `dissection ${(lin((x) => lightSum(x.run)) / 3600).toFixed(2)} h vs forward passes ${(lin((x) => x.base.total) / 3600).toFixed(2)} h on this machine (linear through both sizes)`,
+    });
+    const rssGrowth = c.run.maxRssMb / a.run.maxRssMb;
+    figures.push({
+      name: `disk-light: peak RSS at ${c.m} vs ${a.m} images`,
+      value: rssGrowth,
+      unit: '×',
+      baseline: { name: `peak RSS at ${a.m} images (MiB)`, value: a.run.maxRssMb },
+      ratio: rssGrowth,
+      target: '≤ 1.1× (flat memory)',
+      pass: rssGrowth <= 1.1,
+      notes: `${c.run.maxRssMb.toFixed(0)} vs ${a.run.maxRssMb.toFixed(0)} MiB; of the growth, the exact selection buffers account for ${(tq(c.m) - tq(a.m)).toFixed(0)} MiB (${tq(BRODEN).toFixed(0)} MiB at Broden, bounded by memoryMB)`,
+    });
+
+    // ── kill -9 at a random point of the dissection demo: work lost, from the resume counts of the rerun.
+    figures.push(...(await killBench(dir, quick)));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
   return figures;
 };
+
+/**
+ * The dissection demo (pipelines/dissect-demo.yaml's stages, 400 images) run in a child process that prints its
+ * events; killed with SIGKILL at random times (seeded), rerun in the same project. Work lost at a kill: in the stage
+ * that was running, (items it had done at the kill − items the rerun resumed) × its time per item (from the rerun's
+ * manifest), plus, if it was killed while committing a finished stage, nothing (a complete entry is kept).
+ */
+async function killBench(dir: string, quick: boolean): Promise<BenchFigure[]> {
+  const { spawn } = await import('node:child_process');
+  const st = (k: string) => JSON.stringify(join(repo, 'stages', `${k}.ts`));
+  const cfg = JSON.stringify(join(repo, 'configs', 'models', 'demo.yaml'));
+  const onnx = JSON.stringify(join(repo, 'models', 'demo', 'model.onnx'));
+  const yaml =
+    `name: killdemo\nstages:\n` +
+    `  shapes: { uses: ${st('synth-dataset')}, params: { count: 400, size: 128, seed: 1 } }\n` +
+    `  model: { uses: ${st('load-model')}, include: ${cfg}, params: { path: ${onnx}, labels: ${JSON.stringify(join(repo, 'models', 'demo', 'labels.txt'))} } }\n` +
+    `  activations: { uses: ${st('collect-activations')}, inputs: { model: model, dataset: shapes }, params: { layers: [layer1, layer2, layer3], batchSize: 50 } }\n` +
+    `  thresholds: { uses: ${st('quantile-thresholds')}, inputs: { activations: activations } }\n` +
+    `  labels: { uses: ${st('label-units')}, inputs: { activations: activations, thresholds: thresholds } }\n`;
+  const script = join(dir, 'kill-run.mjs');
+  writeFileSync(
+    script,
+    `const { analyze } = await import(${url('src/engine/analyze.ts')});\n` +
+      `const { executePlan } = await import(${url('src/engine/runner.ts')});\n` +
+      `const { EventBus } = await import(${url('src/engine/events.ts')});\n` +
+      `const bus = new EventBus();\n` +
+      `bus.on((e) => { if (e.type === 'stage-start' || e.type === 'stage-progress' || e.type === 'stage-done') process.stdout.write(JSON.stringify({ type: e.type, stageId: e.stageId, done: e.done, total: e.total, map: e.map, seconds: e.seconds, t: performance.now() }) + '\\n'); });\n` +
+      `const plan = await analyze(process.argv[2] + '/pipelines/p.yaml', { root: process.argv[2] });\n` +
+      `const r = await executePlan(plan, { jobs: 1, bus });\n` +
+      `process.exit(r.ok ? 0 : 1);\n`,
+  );
+  const runDemo = (proj: string, killAfterMs?: number) =>
+    new Promise<{ events: any[]; killed: boolean; spawnAt: number }>((resolve, reject) => {
+      const spawnAt = performance.now();
+      const ch = spawn(process.execPath, ['--import', 'tsx', script, proj], { cwd: repo, env: { ...process.env, XAI_TEST: '1' } });
+      const events: any[] = [];
+      let buf = '';
+      let killed = false;
+      ch.stdout.on('data', (d: Buffer) => {
+        buf += d.toString();
+        let nl;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, nl);
+          buf = buf.slice(nl + 1);
+          try {
+            events.push({ ...JSON.parse(line), at: performance.now() });
+          } catch {
+            /* not an event */
+          }
+        }
+      });
+      let err = '';
+      ch.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      const timer = killAfterMs === undefined ? undefined : setTimeout(() => ((killed = true), ch.kill('SIGKILL')), killAfterMs);
+      ch.on('close', (code) => {
+        if (timer) clearTimeout(timer);
+        if (!killed && code !== 0) reject(new Error(`demo run failed (${code}): ${err.slice(-1500)}`));
+        else resolve({ events, killed, spawnAt });
+      });
+    });
+  // a clean run: its duration bounds the kill times
+  const clean = join(dir, 'kill-clean');
+  mkdirSync(join(clean, 'pipelines'), { recursive: true });
+  writeFileSync(join(clean, 'pipelines', 'p.yaml'), yaml);
+  const c0 = performance.now();
+  await runDemo(clean);
+  const total = performance.now() - c0;
+  rmSync(clean, { recursive: true, force: true });
+  let seed = 20;
+  const rnd = () => ((seed = (seed * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+  const kills = quick ? 2 : 5;
+  const losses: { at: number; stage: string; lost: number }[] = [];
+  for (let k = 0; k < kills; k++) {
+    const proj = join(dir, `kill-${k}`);
+    mkdirSync(join(proj, 'pipelines'), { recursive: true });
+    writeFileSync(join(proj, 'pipelines', 'p.yaml'), yaml);
+    const at = 0.1 * total + rnd() * 0.85 * total;
+    const first = await runDemo(proj, at);
+    const again = await runDemo(proj);
+    // the stage that was running at the kill, and how far it had got (its last progress event)
+    const started = first.events.filter((e) => e.type === 'stage-start').map((e) => e.stageId);
+    const finished = new Set(first.events.filter((e) => e.type === 'stage-done').map((e) => e.stageId));
+    const running = started.filter((s) => !finished.has(s)).pop();
+    let lost = 0;
+    if (running) {
+      const progress = first.events.filter((e) => e.type === 'stage-progress' && e.stageId === running).pop();
+      const done = again.events.find((e) => e.type === 'stage-done' && e.stageId === running);
+      const map = done?.map ? (Object.values(done.map)[0] as { items: number; computed: number; resumed: number }) : undefined;
+      const startAt = first.events.find((e) => e.type === 'stage-start' && e.stageId === running).at;
+      const killAt = first.spawnAt + at;
+      if (map && done) {
+        const perItem = done.seconds / Math.max(1, map.computed); // the rerun's time per computed item (an upper bound: it includes setup)
+        lost = Math.max(0, ((progress?.done ?? 0) - map.resumed) * perItem);
+      } else lost = Math.max(0, (killAt - startAt) / 1000); // a stage without per-item work: all of its time so far
+    }
+    losses.push({ at: at / 1000, stage: running ?? '(between stages)', lost });
+    rmSync(proj, { recursive: true, force: true });
+  }
+  const worst = Math.max(...losses.map((x) => x.lost));
+  return [
+    {
+      name: 'kill -9 at a random point of the dissection demo: work lost (worst of the kills)',
+      value: worst,
+      unit: 's',
+      target: '≤ 5 s',
+      pass: worst <= 5,
+      notes: `demo run ${(total / 1000).toFixed(1)} s; kills (s into the run → stage, lost s): ${losses.map((x) => `${x.at.toFixed(1)} → ${x.stage} ${x.lost.toFixed(1)}`).join('; ')}; lost = (items done at the kill − items the rerun resumed) × the rerun's time per computed item (stages without per-item work: their elapsed time); noisy, shared box`,
+    },
+  ];
+}
 
 export default bench;

@@ -1,12 +1,16 @@
 // Stage `collect-activations` (Network Dissection, step 1): runs the model over a concept dataset in batches and
 // stores, per listed layer, every unit's feature map and every image's per-unit maximum, as chunked Arrow IPC files
-// (one per layer and model batch; layout in src/explain/dissect/store.ts). Per-item resumable through ctx.map (a model batch
-// is written once its forward is done; an interrupted run recomputes only unfinished chunks), progress with ETA.
+// (one per layer and model batch; layout in src/explain/dissect/store.ts). The forwards are an item module
+// (src/explain/dissect/collect-item.ts) run by the executor — in this thread or on the worker pool (`--workers`), same
+// files either way. Per-item resumable through ctx.map (a model batch's files are written before its chunk is
+// recorded; an interrupted run recomputes only unfinished chunks), progress with ETA.
 // Memory: one batch of images + its activations (+ the next batch's images, decoded ahead); the maps go to disk
 // and are never concatenated in memory (ctx.map's own table holds only image index, id and part per image).
 // `pool: avg | max` adds each image's per-unit spatial mean or max (CLIP-Dissect's pool_mode: output.mean / amax over
 // H, W of the float32 activations) to the images table, one tensor column `pool_<layer>` [units] (Float32) per layer;
-// `maps: false` then skips the maps (a 63,305-image probe costs units × images floats).
+// `maps: false` then skips the maps (a 63,305-image probe costs units × images floats). `maps: false` without `pool`:
+// disk-light dissection — no forward here, only the image list and the layers; quantile-thresholds and label-units
+// recompute the maps in this stage's batches (src/explain/dissect/forward.ts), bit-identical to reading stored ones.
 import type { Json, StageDef } from '../src/engine/types.ts';
 import { ConfigError } from '../src/engine/errors.ts';
 
@@ -32,7 +36,7 @@ export default {
       dtype: { enum: ['float32', 'float16'], default: 'float32', description: 'stored map precision (float16 halves disk; thresholds then use the rounded values)' },
       limit: { type: 'integer', minimum: 1, description: 'only the first N images of the dataset' },
       pool: { enum: ['avg', 'max'], description: 'also store each image’s per-unit spatial mean (avg) or max, as CLIP-Dissect’s pool_mode (images table, column pool_<layer>)' },
-      maps: { type: 'boolean', description: 'store the feature maps (default true; false needs pool and serves only describe-units)' },
+      maps: { type: 'boolean', description: 'store the feature maps (default true); false: none stored — with pool for describe-units, else quantile-thresholds and label-units recompute them (disk-light)' },
     },
   },
   inputs: {
@@ -43,19 +47,14 @@ export default {
     images: { description: 'one row per image: image (dataset index), id, part, with pool: pool_<layer> (units floats)', type: 'table' },
     maps: { description: 'maps/index.json + maps/<layer>/p*.arrow: rows (image, unit, max, map[H·W])', type: 'files' },
   },
-  check(params, ctx) {
-    if (params.maps === false && !params.pool) {
-      throw new ConfigError('maps: false would store nothing', { file: ctx.where, path: `stages.${ctx.stageId}.params.maps`, expected: 'pool: avg | max with it' });
-    }
-  },
   async run(ctx) {
     const { existsSync, readdirSync, rmSync, writeFileSync } = await import('node:fs');
     const { join } = await import('node:path');
     const { Field, Float32, Int32, Schema, Utf8 } = await import('apache-arrow');
     const { tensorField } = await import('../src/arrow/conventions.ts');
-    const { poolMaps, poolColumn } = await import('../src/explain/clipdissect/pooled.ts');
+    const { poolColumn } = await import('../src/explain/clipdissect/pooled.ts');
     const { openUpstreamModel } = await import('../src/model/index.ts');
-    const { openDataset, refFromMeta, loadImages } = await import('../src/data/index.ts');
+    const { openDataset, refFromMeta } = await import('../src/data/index.ts');
     const { didYouMean } = await import('../src/engine/errors.ts');
     const io = await import('../src/explain/dissect/store.ts');
     const p = ctx.params;
@@ -86,67 +85,22 @@ export default {
         (storeMaps ? `${((perImage * items.length) / 2 ** 20).toFixed(0)} MiB of ${p.dtype} maps` : 'no maps') + (p.pool ? `, ${p.pool}-pooled units` : '') + `, batch ${p.batchSize}`,
     );
 
-    const spec = model.info.input;
-    const names = layers.map((l) => l.layer);
-    // Decode the next batch while the current one runs (batches are contiguous within a chunk).
-    let ahead: { first: number; count: number; p: Promise<import('../src/model/types.ts').Tensor> } | undefined;
-    const load = (idx: number[]) => {
-      if (ahead && ahead.first === idx[0] && ahead.count === idx.length) {
-        const got = ahead.p;
-        ahead = undefined;
-        return got;
-      }
-      return loadImages(idx.map((i) => items[i]), spec);
+    const features = { dtype: p.dtype, layers: layers as unknown as Json, maps: storeMaps, batchSize: p.batchSize, ...(p.pool ? { pool: p.pool } : {}) };
+    const passOn = () => {
+      ctx.out.meta('dataset', ctx.inputs.dataset.meta.dataset as Json);
+      ctx.out.meta('model', ctx.inputs.model.meta.config as Json);
+      ctx.out.meta('backend', model.info.backend);
     };
-    const prefetch = (from: number) => {
-      if (from >= items.length) return;
-      const idx = Array.from({ length: Math.min(p.batchSize, items.length - from) }, (_, j) => from + j);
-      const pr = loadImages(idx.map((i) => items[i]), spec);
-      pr.catch(() => undefined); // a bad image surfaces when the batch is used
-      ahead = { first: from, count: idx.length, p: pr };
-    };
-
-    // A batch's part files are written while the next batch runs (the forward blocks this thread, the writes run in
-    // libuv's pool). ctx.map's `flush` waits for them before it records a chunk as done, so resume never sees a chunk
-    // whose parts are missing; a failed write fails the stage there (not an item error of the next batch).
-    let writing: Promise<void> = Promise.resolve();
-    let writeError: unknown;
-    const flush = async () => {
-      await writing;
-      if (writeError !== undefined) throw writeError;
-    };
-    const forward = async (idx: number[]): Promise<Record<string, unknown>[][]> => {
-      const batch = await load(idx);
-      if (idx.length === p.batchSize) prefetch(idx[idx.length - 1] + 1);
-      const acts = await model.activations(batch, names);
-      const file = io.partFile(idx[0]);
-      for (const l of layers) {
-        const a = acts[l.layer];
-        if (a.shape[0] !== idx.length || a.shape[1] !== l.units || a.shape[2] !== l.height || a.shape[3] !== l.width) {
-          throw new Error(`layer '${l.layer}' gave shape [${a.shape.join(', ')}], expected [${idx.length}, ${l.units}, ${l.height}, ${l.width}]`);
-        }
-      }
-      const rows: Record<string, unknown>[] = idx.map((i) => ({ image: i, id: items[i].id, part: file }));
-      if (p.pool) {
-        for (const l of layers) {
-          const pooled = poolMaps(acts[l.layer].data, idx.length, l.units, l.height * l.width, p.pool);
-          rows.forEach((r, j) => (r[poolColumn(l.layer)] = pooled.subarray(j * l.units, (j + 1) * l.units)));
-        }
-      }
-      if (!storeMaps) return rows.map((r) => [r]);
-      const parts = layers.map((l) => ({
-        path: `maps/${l.dir}/${file}`,
-        chunks: io.encodePart(idx, acts[l.layer].data, l.units, l.height, l.width, p.dtype, { layer: l.layer, tensor: l.tensor, dtype: p.dtype }),
-      }));
-      await writing; // the previous batch's writes (done by now: they ran during this forward); never rejects
-      writing = Promise.all(parts.map((x) => ctx.out.file(x.path, x.chunks))).then(
-        () => undefined,
-        (e: unknown) => {
-          writeError ??= e;
-        },
-      );
-      return rows.map((r) => [r]);
-    };
+    if (!storeMaps && !p.pool) {
+      // disk-light: the downstream stages recompute the maps (their forwards find the images that fail to load)
+      const { tableFromRows } = await import('../src/arrow/io.ts');
+      const schema = new Schema([new Field('image', new Int32(), false), new Field('id', new Utf8(), false), new Field('part', new Utf8(), false)]);
+      await ctx.out.table('images', tableFromRows(items.map((it, i) => ({ image: i, id: it.id, part: '' })), schema));
+      ctx.out.meta('features', { ...features, images: items.length });
+      passOn();
+      ctx.log.info(`${items.length} images listed; maps: false — quantile-thresholds and label-units recompute the forward`);
+      return;
+    }
 
     const schema = new Schema([
       new Field('image', new Int32(), false),
@@ -154,18 +108,26 @@ export default {
       new Field('part', new Utf8(), false),
       ...(p.pool ? layers.map((l) => tensorField(poolColumn(l.layer), new Float32(), [l.units], ['unit'], { description: `${p.pool}-pooled activation per unit of ${l.layer}` })) : []),
     ]);
+    // The forwards as an item module (src/explain/dissect/collect-item.ts): in this thread or on the worker pool.
+    const item = await import('../src/explain/dissect/collect-item.ts');
+    const config: import('../src/explain/dissect/collect-item.ts').CollectItemConfig = {
+      model: ctx.inputs.model.meta.config as unknown as import('../src/model/index.ts').ModelConfig,
+      dataset: refFromMeta(ctx.inputs.dataset.meta, ctx.inputs.dataset.stageId),
+      layers,
+      batchSize: p.batchSize,
+      dtype: p.dtype,
+      ...(p.pool ? { pool: p.pool } : {}),
+      storeMaps,
+    };
     const res = await ctx.map({
       table: 'images',
-      items: items.map((it, i) => ({ it, i })),
-      id: (x) => x.it.id,
+      items,
+      id: (it) => it.id,
       schema,
       batchSize: p.batchSize,
       chunkSize: p.batchSize * 2,
-      batchFn: (xs, indices) => forward(indices),
-      fn: async (_x, i) => (await forward([i]))[0],
-      flush,
+      worker: { module: item, factory: 'createCollect', config, prepare: (_it, i) => i },
     });
-    await flush();
     if (res.errors.length) ctx.log.warn(`${res.errors.length} image(s) failed and are left out (table images_errors); first: ${res.errors[0].item}: ${res.errors[0].message}`);
 
     // Parts in order (from the per-image rows), then drop part files of abandoned attempts.
@@ -187,10 +149,8 @@ export default {
     }
     const index: import('../src/explain/dissect/store.ts').FeatureIndex = { format: 1, dtype: p.dtype, images: res.table.numRows, layers, parts };
     if (storeMaps) writeFileSync(ctx.out.path(io.INDEX_FILE), JSON.stringify(index, null, 1) + '\n');
-    ctx.out.meta('features', { dtype: p.dtype, images: index.images, layers: layers as unknown as Json, maps: storeMaps, ...(p.pool ? { pool: p.pool } : {}) });
-    ctx.out.meta('dataset', ctx.inputs.dataset.meta.dataset as Json);
-    ctx.out.meta('model', ctx.inputs.model.meta.config as Json);
-    ctx.out.meta('backend', model.info.backend);
+    ctx.out.meta('features', { ...features, images: index.images });
+    passOn();
     ctx.log.info(`${index.images} images, ${parts.length} parts per layer (${res.resumed} resumed)`);
   },
 } satisfies StageDef<CollectParams>;

@@ -3,8 +3,9 @@
 // convention: half-pixel centres, as resize.ts 'pil'; 7×7 → 112×112 for ResNet-18 layer4 on broden1_224), binarised
 // `> T_k`, and intersections / activations / label pixels are accumulated over the whole dataset with Lite's
 // category-aware denominator (src/algo/dissect/tally.ts); IoU = I / (A + G − I); label = best IoU per category, then
-// the best category; interpretable when IoU ≥ iouThreshold. Streams the stored parts once (all layers of a batch
-// together, the batch's label maps read once, decoded ahead). Also keeps the top-N images per unit by maximum
+// the best category; interpretable when IoU ≥ iouThreshold. Streams the stored parts once — or, after `maps: false`,
+// the maps recomputed with the model (src/explain/dissect/forward.ts) — all layers of a batch together, the batch's
+// label maps read once, decoded ahead; through ctx.map with the tally as its checkpointed fold (resumable). Also keeps the top-N images per unit by maximum
 // activation with their feature maps, so a report can draw each unit's region on its top images
 // (src/algo/dissect/overlay.ts: upsample to the image size, > threshold, (mask·0.8 + 0.2)·image).
 import type { Json, StageDef } from '../src/engine/types.ts';
@@ -44,6 +45,11 @@ export default {
     top_images: { description: 'top-N images per unit: layer, unit, rank, image, id, value (max activation)', type: 'table' },
     top_maps: { description: 'the feature maps of those images (height, width, map) for report overlays', type: 'table' },
     'tally-<layer>.csv': { description: "NetDissect-Lite's tally.csv per layer (units by score)", type: 'files' },
+    parts: {
+      description: 'the streamed work, one row per part (the resume record)',
+      type: 'table',
+      columns: { part: 'stored part file, or recomputed model batch (b<first image>)', images: 'images of the part' },
+    },
   },
   async run(ctx) {
     const { Bool, Field, Float64, Int32, Schema, Utf8 } = await import('apache-arrow');
@@ -56,7 +62,8 @@ export default {
     const io = await import('../src/explain/dissect/store.ts');
     const p = ctx.params;
     const up = ctx.inputs.activations;
-    const index = io.featureIndex(up);
+    const source = io.featureSource(up);
+    const layers = source.index?.layers ?? source.recompute!.layers;
 
     const ds = await openDataset(refFromMeta(up.meta, up.stageId), { baseDir: ctx.projectRoot });
     if (!isBroden(ds)) {
@@ -72,7 +79,7 @@ export default {
     // Thresholds per layer.
     const tt = await ctx.inputs.thresholds.table('thresholds');
     const thr = new Map<string, Float64Array>();
-    for (const l of index.layers) thr.set(l.layer, new Float64Array(l.units).fill(NaN));
+    for (const l of layers) thr.set(l.layer, new Float64Array(l.units).fill(NaN));
     const tl = tt.getChild('layer')!;
     const tu = tt.getChild('unit')!;
     const tv = tt.getChild('threshold')!;
@@ -80,31 +87,30 @@ export default {
       const a = thr.get(String(tl.get(r)));
       if (a) a[Number(tu.get(r))] = Number(tv.get(r));
     }
-    for (const l of index.layers) {
+    for (const l of layers) {
       if (thr.get(l.layer)!.some(Number.isNaN)) {
         throw new ConfigError(`input 'thresholds' (stage '${ctx.inputs.thresholds.stageId}') lacks thresholds for layer '${l.layer}': it must read the same activations as this stage`);
       }
     }
 
     // The tally, over unit ranges in worker threads (or inline for workers: 1); the label maps are decoded here once.
-    const { TallyJob } = await import('../src/explain/dissect/tally.ts');
-    const totalUnits = index.layers.reduce((s, l) => s + l.units, 0);
-    const nWorkers = Math.max(1, Math.min(p.workers ?? Math.min(4, availableParallelism()), totalUnits));
+    const { TallyJob, prepareImages } = await import('../src/explain/dissect/tally.ts');
+    const { serialize, deserialize } = await import('node:v8');
+    const { passItems, openPassReader } = await import('../src/explain/dissect/forward.ts');
+    const totalUnits = layers.reduce((s, l) => s + l.units, 0);
+    let nWorkers = Math.max(1, Math.min(p.workers ?? Math.min(4, availableParallelism()), totalUnits));
     const jobOpts = { concepts, denominator: p.denominator, upsample: p.upsample, topN: p.topN };
-    const ranges = Array.from({ length: nWorkers }, (_, w) =>
-      index.layers.map((l) => {
-        const u0 = Math.floor((w * l.units) / nWorkers);
-        const u1 = Math.floor(((w + 1) * l.units) / nWorkers);
-        return { entry: l, u0, u1, thresholds: thr.get(l.layer)!.slice(u0, u1) };
-      }),
-    );
-    const partPaths = index.parts.map((part) => index.layers.map((l) => io.partPath(up, l, part)));
+    const rangesFor = (n: number) =>
+      Array.from({ length: n }, (_, w) =>
+        layers.map((l) => {
+          const u0 = Math.floor((w * l.units) / n);
+          const u1 = Math.floor(((w + 1) * l.units) / n);
+          return { entry: l, u0, u1, thresholds: thr.get(l.layer)!.slice(u0, u1) };
+        }),
+      );
 
-    // The stored images, in order; their label maps are read ahead (skipping, with a warning, images whose masks fail).
-    const itemsTable = await up.table('images');
-    const imgCol = itemsTable.getChild('image')!;
-    const order: number[] = [];
-    for (let r = 0; r < itemsTable.numRows; r++) order.push(Number(imgCol.get(r)));
+    // The listed images, in order; their label maps are read ahead (skipping, with a warning, images whose masks fail).
+    const order = io.listedImages(await up.table('images'));
     const items = ds.items;
     const known = io.knownLabels(ds);
     const AHEAD = 32;
@@ -118,19 +124,34 @@ export default {
         pending.set(i, io.readLabelsFast(ds, item, categories, known).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e)))));
       }
     };
-    const skipped: { id: string; message: string }[] = [];
+    let skipped: { id: string; message: string }[] = [];
     let done = 0;
     let cursor = 0;
-    /** Annotations of part k's images (in order), null for images whose labels could not be read. */
-    const partAnnotations = async (k: number) => {
-      const count = index.parts[k].count;
+    /**
+     * Annotations of a part's images (increasing, in the listed order), null for images whose labels could not be read;
+     * listed images before them that are not there (their recomputed forward failed, or resumed) are passed over.
+     */
+    const annotationsOf = async (imgs: ArrayLike<number>) => {
       const anns: (import('../src/algo/dissect/index.ts').ImageAnnotations | null)[] = [];
-      for (let b = 0; b < count; b++) {
-        readAhead();
-        const i = order[cursor++];
-        const got = await pending.get(i);
-        pending.delete(i);
-        if (got === undefined) throw new Error(`internal: labels of image ${i} were not requested`);
+      for (let b = 0; b < imgs.length; b++) {
+        if (!pending.has(imgs[b])) {
+          // not requested yet (after a resume): read ahead from there
+          const pos = order.indexOf(imgs[b], nextRead);
+          if (pos > nextRead) {
+            pending.clear();
+            cursor = nextRead = pos;
+          }
+        }
+        let i: number;
+        let got: import('../src/data/types.ts').ItemLabels | Error | undefined;
+        do {
+          readAhead();
+          i = order[cursor++];
+          if (i === undefined) throw new Error(`internal: image ${imgs[b]} is not listed`);
+          got = await pending.get(i);
+          pending.delete(i);
+          if (got === undefined) throw new Error(`internal: labels of image ${i} were not requested`);
+        } while (i !== imgs[b]);
         if (got instanceof Error) {
           skipped.push({ id: items[i].id, message: got.message });
           ctx.log.warn(`image ${items[i].id}: labels unreadable, skipped: ${got.message}`);
@@ -143,24 +164,77 @@ export default {
       return anns;
     };
 
-    const t0 = performance.now();
-    let results: import('../src/explain/dissect/tally.ts').JobLayerResult[][];
-    if (nWorkers === 1) {
-      const job = new TallyJob(ranges[0], jobOpts);
-      for (let k = 0; k < index.parts.length; k++) {
-        if (ctx.signal.aborted) throw ctx.signal.reason ?? new Error('interrupted');
-        const anns = await partAnnotations(k);
-        const pts = index.layers.map((l, li) => io.readPart(partPaths[k][li], l.units, l.height, l.width));
-        job.addPart(pts, anns);
-        ctx.progress(done, index.images, 'images');
-        await new Promise((r) => setImmediate(r));
+    // The fold over the parts (stored part files, or — maps: false — the recomputed model batches), resumable through
+    // ctx.map's checkpoints: the tally inline, or in worker threads fed each part once through shared memory.
+    type Results = import('../src/explain/dissect/tally.ts').JobLayerResult[];
+    const reader = await openPassReader(up, source, items, ctx.projectRoot);
+    const work = passItems(up, source, order);
+    let job: InstanceType<typeof TallyJob> | undefined;
+    let pool: import('../src/explain/dissect/pool.ts').PartPool<Results> | undefined;
+    let restore: Results[] | undefined;
+    const start = async () => {
+      if (job || pool) return;
+      const ranges = rangesFor(nWorkers);
+      if (nWorkers === 1) {
+        job = new TallyJob(ranges[0], jobOpts);
+        if (restore) job.restore(restore[0]);
+      } else {
+        const { PartPool } = await import('../src/explain/dissect/pool.ts');
+        pool = new PartPool<Results>('./tally.ts', ranges.map((layers, w) => ({ xaiTally: { layers, opts: jobOpts, ...(restore ? { restore: restore[w] } : {}) } })), 'tally', ctx.signal);
       }
-      results = [job.results()];
-    } else {
-      results = await runWorkers(ranges, jobOpts, partPaths, partAnnotations, (k) => ctx.progress(Math.min(done, index.parts.slice(0, k + 1).reduce((s, x) => s + x.count, 0)), index.images, 'images'), ctx.signal);
+    };
+    const fold = {
+      save: async () => [serialize({ done, skipped, states: pool ? await pool.snapshot() : [job!.results()] })],
+      load: (bytes: Uint8Array) => {
+        const st = deserialize(bytes) as { done: number; skipped: typeof skipped; states: Results[] };
+        done = st.done;
+        skipped = st.skipped;
+        restore = st.states;
+        nWorkers = st.states.length; // the states are split as the checkpointed run split them
+      },
+    };
+    const t0 = performance.now();
+    const { Field: F, Int32: I32, Schema: S, Utf8: U } = await import('apache-arrow');
+    let results: Results[];
+    try {
+      const res = await ctx.map({
+        table: 'parts',
+        items: work,
+        id: (it) => it.id,
+        schema: new S([new F('part', new U(), false), new F('images', new I32(), false)]),
+        chunkSize: 1 << 30, // chunks end every ~2 s of work (flushMs)
+        fold,
+        fn: async (it, i) => {
+          await start();
+          const maps = await reader.get(it, work[i + 1], !pool);
+          for (const f of maps.failed) {
+            skipped.push({ id: items[f.image].id, message: f.message });
+            ctx.log.warn(`image ${items[f.image].id}: ${f.message} (skipped)`);
+          }
+          if (pool && maps.paths) {
+            await pool.ready();
+            // the label sets once here rather than in every worker
+            pool.send(maps.paths, layers, { anns: prepareImages(concepts, await annotationsOf(it.images)) });
+          }
+          for (const set of maps.sets) {
+            const anns = await annotationsOf(set[0].images);
+            if (pool) {
+              await pool.ready();
+              pool.sendParts(set, { anns: prepareImages(concepts, anns) });
+            } else job!.addPart(set, anns);
+          }
+          return [{ part: it.id, images: it.images.length }];
+        },
+      });
+      if (res.errors.length) throw new Error(`part ${res.errors[0].item}: ${res.errors[0].message}`);
+      await start();
+      results = pool ? await pool.end() : [job!.results()];
+    } finally {
+      await pool?.close();
     }
+    const ranges = rangesFor(nWorkers);
     // merge the unit ranges back into whole layers
-    const tallies = index.layers.map((l, li) => {
+    const tallies = layers.map((l, li) => {
       const first = results[0][li].tally;
       const L = first.numLabels;
       const C = first.numCategories;
@@ -177,14 +251,14 @@ export default {
       const w = ranges.findIndex((r) => u >= r[li].u0 && u < r[li].u1);
       const t = results[w][li].top;
       const lu = u - ranges[w][li].u0;
-      const hw = index.layers[li].height * index.layers[li].width;
+      const hw = layers[li].height * layers[li].width;
       const o = lu * p.topN;
       const out: { image: number; value: number; map: Float32Array }[] = [];
       for (let i = 0; i < t.size[lu]; i++) out.push({ image: t.ids[o + i], value: t.vals[o + i], map: t.maps.slice((o + i) * hw, (o + i + 1) * hw) });
       return out.sort((a, b) => b.value - a.value || a.image - b.image);
     };
     const secs = (performance.now() - t0) / 1000;
-    ctx.log.info(`tallied ${done} images × ${index.layers.length} layer(s) in ${secs.toFixed(1)} s with ${nWorkers} thread(s)${skipped.length ? ` (${skipped.length} skipped)` : ''}`);
+    ctx.log.info(`tallied ${done} images × ${layers.length} layer(s) in ${secs.toFixed(1)} s with ${nWorkers} thread(s)${skipped.length ? ` (${skipped.length} skipped)` : ''}`);
 
     // Labels.
     const unitRows: Record<string, unknown>[] = [];
@@ -193,7 +267,7 @@ export default {
     const mapCols = { layer: [] as string[], unit: [] as number[], rank: [] as number[], image: [] as number[], id: [] as string[], value: [] as number[], height: [] as number[], width: [] as number[] };
     const maps: Float32Array[] = [];
     const summary: Record<string, Json> = {};
-    for (const [li, l] of index.layers.entries()) {
+    for (const [li, l] of layers.entries()) {
       const th = thr.get(l.layer)!;
       const labels = labelUnits(tallies[li], concepts, { threshold: p.iouThreshold });
       let interpretable = 0;
@@ -289,38 +363,8 @@ export default {
     ctx.out.meta('denominator', p.denominator);
     ctx.out.meta('dataset', up.meta.dataset as Json);
     ctx.out.meta('model', (up.meta.model ?? null) as Json);
-    ctx.out.meta('layers', index.layers.map((l) => ({ layer: l.layer, tensor: l.tensor, units: l.units, height: l.height, width: l.width })) as unknown as Json);
+    ctx.out.meta('layers', layers.map((l) => ({ layer: l.layer, tensor: l.tensor, units: l.units, height: l.height, width: l.width })) as unknown as Json);
     ctx.out.meta('images', done);
     if (skipped.length) ctx.out.meta('skipped', skipped.slice(0, 100) as unknown as Json);
   },
 } satisfies StageDef<LabelParams>;
-
-/** Runs the tally in worker threads (src/explain/dissect/pool.ts): part k's parts and label sets go to every worker. */
-async function runWorkers(
-  ranges: import('../src/explain/dissect/tally.ts').JobLayer[][],
-  opts: import('../src/explain/dissect/tally.ts').JobOptions,
-  parts: string[][],
-  annotationsOf: (k: number) => Promise<(import('../src/algo/dissect/index.ts').ImageAnnotations | null)[]>,
-  progress: (k: number) => void,
-  signal: AbortSignal,
-): Promise<import('../src/explain/dissect/tally.ts').JobLayerResult[][]> {
-  const { prepareImages } = await import('../src/explain/dissect/tally.ts');
-  const { PartPool } = await import('../src/explain/dissect/pool.ts');
-  type Results = import('../src/explain/dissect/tally.ts').JobLayerResult[];
-  const shapes = ranges[0].map((r) => r.entry);
-  const pool = new PartPool<Results>('./tally.ts', ranges.map((layers) => ({ xaiTally: { layers, opts } })), 'tally', signal);
-  try {
-    for (let k = 0; k < parts.length; k++) {
-      await pool.ready();
-      progress(pool.finished);
-      // the label sets once here rather than in every worker
-      const anns = prepareImages(opts.concepts, await annotationsOf(k));
-      pool.send(parts[k], shapes, { anns });
-    }
-    const results = await pool.end();
-    progress(parts.length - 1);
-    return results;
-  } finally {
-    await pool.close();
-  }
-}

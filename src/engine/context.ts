@@ -226,6 +226,7 @@ export function makeContext(init: ContextInit): { ctx: StageContext; collected: 
         workers: init.workers,
         queue: init.queue,
         projectRoot: init.root,
+        ...(process.env.XAI_FLUSH_MS ? { flushMs: Number(process.env.XAI_FLUSH_MS) } : {}),
         stats: (name, s, t) => {
           collected.map[name] = s;
           if (t) collected.itemTimings[name] = t;

@@ -7,7 +7,7 @@
 // final table is streamed from the chunks in order (one record batch per unit, so its bytes do not depend on where the
 // chunks ended), identical to an uninterrupted run's.
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { rename, writeFile } from 'node:fs/promises';
+import { open, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Field, Int32, Schema, Utf8, type Table } from 'apache-arrow';
 import { concatTables, readArrowBatches, readArrowFile, tableFromRows, tableToBytes } from '../arrow/io.ts';
@@ -42,6 +42,8 @@ export interface MapEnv {
   queue?: string;
   /** Default: the working directory. */
   projectRoot?: string;
+  /** Overrides the stage's flushMs (XAI_FLUSH_MS: the resume granularity, e.g. 0 in tests: every unit a chunk). */
+  flushMs?: number;
   /** Clock in ms (default performance.now). */
   now?: () => number;
 }
@@ -90,9 +92,18 @@ export const errorsSchema = new Schema([
 
 const TABLE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 
-async function writeAtomic(path: string, data: Uint8Array | string): Promise<void> {
+async function writeAtomic(path: string, data: Uint8Array | string | Uint8Array[]): Promise<void> {
   const tmp = `${path}.tmp`;
-  await writeFile(tmp, data);
+  if (Array.isArray(data)) {
+    const fh = await open(tmp, 'w');
+    try {
+      for (const c of data) {
+        for (let off = 0; off < c.byteLength; ) off += (await fh.write(c, off, c.byteLength - off)).bytesWritten;
+      }
+    } finally {
+      await fh.close();
+    }
+  } else await writeFile(tmp, data);
   await rename(tmp, path);
 }
 
@@ -211,7 +222,7 @@ export async function runMap<I>(opts: MapOptions<I>, env: MapEnv): Promise<MapRe
   const batchSize = Math.max(1, opts.batchSize ?? 1);
   const unitSize = opts.batchFn || opts.worker ? batchSize : 1;
   const chunkSize = Math.max(1, opts.chunkSize ?? 16, unitSize);
-  const flushMs = opts.flushMs ?? 2000;
+  const flushMs = env.flushMs ?? opts.flushMs ?? 2000;
   const dir = join(env.dir, opts.table);
   // The chunk layout depends on the item list, the unit size and the schema; if any changed, start over.
   const layout = sha256(JSON.stringify({ ids, unitSize, schema: opts.schema.fields.map((f) => [f.name, String(f.type), f.nullable]) }));
@@ -252,6 +263,34 @@ export async function runMap<I>(opts: MapOptions<I>, env: MapEnv): Promise<MapRe
     }
   }
 
+  // A fold (MapOptions.fold) resumes from its checkpoint: only the chunks it covers count, contiguously from 0.
+  const foldFile = join(dir, 'fold.ckpt');
+  if (opts.fold) {
+    if (opts.worker) throw new StageError(env.stageId, `ctx.map '${opts.table}': fold needs fn (items folded in this thread), not worker`);
+    let upTo = 0;
+    let state: Uint8Array | undefined;
+    try {
+      const bytes = readFileSync(foldFile);
+      const len = bytes.readUInt32LE(0);
+      upTo = (JSON.parse(bytes.subarray(4, 4 + len).toString('utf8')) as { upTo: number }).upTo;
+      state = bytes.subarray(4 + len);
+    } catch {
+      /* none (or unreadable): start over */
+    }
+    let end = 0;
+    for (const [lo, r] of [...records].sort(([x], [y]) => x - y)) {
+      if (lo === end && lo + r.ids.length <= upTo) end = lo + r.ids.length;
+    }
+    if (end !== upTo) ((upTo = 0), (state = undefined));
+    for (const [lo, r] of [...records]) {
+      if (lo + r.ids.length <= upTo) continue;
+      records.delete(lo);
+      covered -= r.ids.length;
+      for (const ext of ['json', 'arrow']) rmSync(join(dir, `${chunkName(lo)}.${ext}`), { force: true });
+    }
+    if (state) await opts.fold.load(state);
+  }
+
   const now = env.now ?? (() => performance.now());
   let done = covered;
   let computed = 0;
@@ -290,7 +329,19 @@ export async function runMap<I>(opts: MapOptions<I>, env: MapEnv): Promise<MapRe
     };
     await writeAtomic(join(dir, `${chunkName(lo)}.json`), JSON.stringify(rec));
     records.set(lo, rec);
+    if (opts.fold && now() - lastSave >= (flushMs > 0 ? Math.max(flushMs, 20 * saveMs) : 0)) {
+      // the fold's state after exactly the recorded items (fn folds in item order, one unit at a time)
+      const t0 = now();
+      const header = Buffer.from(JSON.stringify({ upTo: lo + outcomes.length }), 'utf8');
+      const len = Buffer.alloc(4);
+      len.writeUInt32LE(header.length);
+      await writeAtomic(foldFile, [len, header, ...(await opts.fold.save())]);
+      lastSave = now();
+      saveMs = lastSave - t0;
+    }
   };
+  let lastSave = now();
+  let saveMs = 0;
 
   // Units: aligned batches [b, b + unitSize) of the items no chunk covers (one item each without a batched form).
   const isCovered = new Uint8Array(n);

@@ -173,6 +173,20 @@ export interface MapOptions<I> {
    * its files are complete.
    */
   flush?(): Promise<void>;
+  /**
+   * A reduction over the items that `fn` folds into the stage's own state, item by item in item order (so `fn` runs in
+   * this thread, one item at a time; not with `worker`), made resumable: after a chunk is recorded, at most every
+   * max(flushMs, 20 × the last save's duration) (flushMs 0: after every chunk), the bytes of `save()` are written beside the chunks as the state after
+   * exactly the recorded items. A rerun after an interruption calls `load` with them and recomputes only the items after
+   * that checkpoint (chunks recorded after it are dropped and their items folded again); without a checkpoint it
+   * starts over.
+   */
+  fold?: MapFold;
+}
+
+export interface MapFold {
+  save(): Promise<Uint8Array[]> | Uint8Array[];
+  load(bytes: Uint8Array): Promise<void> | void;
 }
 
 export interface ItemTimer {

@@ -307,3 +307,26 @@ test('sparse upsample-and-threshold equals the dense resize + threshold (pil, cv
     }
   }
 });
+
+test('TopQuantile: fewer values than announced (thresholds(total)), and state/restore mid-stream continue identically', () => {
+  // 1..800 in a shuffled order, announced as 1000 (e.g. images that failed to load): np.percentile(1..800, 99.5) =
+  // sorted[795] + 0.005·(sorted[796] − sorted[795]) = 796 + 0.005 (virtual index 799·0.995 = 795.005)
+  const r = rng(9);
+  const v = Array.from({ length: 800 }, (_, i) => i + 1);
+  for (let i = v.length - 1; i > 0; i--) {
+    const j = Math.floor(r() * (i + 1));
+    [v[i], v[j]] = [v[j], v[i]];
+  }
+  const data = Float32Array.from(v);
+  const a = new TopQuantile(1, 1000, 0.005);
+  a.addUnitValues(0, data, 0, 333);
+  const b = new TopQuantile(1, 1000, 0.005);
+  b.restore(a.state());
+  a.addUnitValues(0, data, 333, 467);
+  b.addUnitValues(0, data, 333, 467);
+  const ta = a.thresholds(800)[0];
+  assert.ok(Math.abs(ta - 796.005) < 1e-9, String(ta));
+  assert.ok(Object.is(b.thresholds(800)[0], ta));
+  assert.throws(() => a.thresholds(700), /received 800 values, expected 700/);
+  assert.throws(() => a.thresholds(1001), /must be in 1\.\.1000/);
+});

@@ -165,3 +165,48 @@ test('fine-grained resume: a chunk is written after flushMs of work (variable bo
     rmSync(dir2, { recursive: true, force: true });
   }
 });
+
+test('fold: a reduction in fn resumes from its checkpoint; chunks recorded after the checkpoint are dropped and folded again (each item once)', async () => {
+  for (const saveCost of [0, 150]) {
+    const dir = mkdtempSync(join(tmpdir(), 'xai-fold-'));
+    try {
+      let clock = 0; // a fake clock: each item "takes" 700 ms, a checkpoint `saveCost` ms
+      const items = Array.from({ length: 10 }, (_, i) => i);
+      const env = (signal: AbortSignal) => ({ stageId: 's', dir, signal, failOnItemError: false, progress: () => {}, writeTable: async () => {}, stats: () => {}, now: () => clock });
+      let folded: number[] = [];
+      const saves: number[] = [];
+      const ac = new AbortController();
+      const opts = (killAt?: number) => ({
+        table: 't', items, id: (i: number) => `i${i}`, schema, chunkSize: 16, flushMs: 2000,
+        fold: {
+          save: () => {
+            clock += saveCost;
+            saves.push(folded.length);
+            return [Buffer.from(JSON.stringify(folded))];
+          },
+          load: (b: Uint8Array) => void (folded = JSON.parse(Buffer.from(b).toString('utf8'))),
+        },
+        fn: async (i: number) => {
+          clock += 700;
+          if (i === killAt) {
+            ac.abort(new Error('killed'));
+            throw new Error('killed');
+          }
+          folded.push(i);
+          return [{ id: `i${i}`, v: i }];
+        },
+      });
+      await assert.rejects(runMap(opts(7), env(ac.signal)), /killed/);
+      // chunks [0, 3) at 2100 ms and [3, 6) at 4200 ms; checkpoints after both (free) or only the first (150 ms each:
+      // the next one is due 20 × 150 = 3000 ms later)
+      assert.deepEqual(saves, saveCost ? [3] : [3, 6]);
+      folded = []; // a new process: only the checkpoint remains
+      const r = await runMap(opts(), env(new AbortController().signal));
+      assert.equal(r.resumed, saveCost ? 3 : 6);
+      assert.deepEqual(folded, items, `saveCost ${saveCost}: every item folded exactly once, in order`);
+      assert.deepEqual(r.table.toArray().map((x: any) => x.v), items);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+});

@@ -147,7 +147,7 @@ stages:
 `;
 }
 
-async function run(sets: string[] = [], onBus?: (bus: EventBus, abort: AbortController) => void, force: string[] = []) {
+async function run(sets: string[] = [], onBus?: (bus: EventBus, abort: AbortController) => void, force: string[] = [], workers?: number) {
   const plan = await analyze(join(dir, 'pipelines', 'p.yaml'), { root: dir, sets });
   const bus = new EventBus();
   const ac = new AbortController();
@@ -158,7 +158,7 @@ async function run(sets: string[] = [], onBus?: (bus: EventBus, abort: AbortCont
     if (e.type === 'stage-done') computed.push(e.stageId);
   });
   onBus?.(bus, ac);
-  const r = await executePlan(plan, { bus, jobs: 1, signal: ac.signal, force });
+  const r = await executePlan(plan, { bus, jobs: 1, signal: ac.signal, force, ...(workers ? { workers } : {}) });
   return { r, errors, computed };
 }
 
@@ -415,13 +415,18 @@ test('float16 maps: values rounded to binary16, thresholds of the rounded values
 test('collect-activations resumes after an interruption and gives the same outputs', async () => {
   const sets = ['stages.acts.batchSize=1'];
   let aborted = false;
-  const first = await run(sets, (bus, ac) =>
-    bus.on((e) => {
-      if (e.type === 'stage-progress' && e.stageId === 'acts' && e.done >= 5 && !aborted) {
-        aborted = true;
-        ac.abort();
-      }
-    }),
+  // in the stage's own thread (units in order: the chunks before the abort are deterministic); the pool is tested below
+  const first = await run(
+    sets,
+    (bus, ac) =>
+      bus.on((e) => {
+        if (e.type === 'stage-progress' && e.stageId === 'acts' && e.done >= 5 && !aborted) {
+          aborted = true;
+          ac.abort();
+        }
+      }),
+    [],
+    1,
   );
   assert.equal(aborted, true);
   assert.equal(first.r.interrupted, true);
@@ -530,4 +535,96 @@ test('encodePart: its chunks are the bytes of tableToIPC (maps not copied), and 
   const pt = readPart(path, 3, 4, 5);
   assert.ok(Number.isNaN(pt.maxima[1]));
   assert.equal(pt.maxima[0], Math.max(...act.subarray(0, 20)));
+});
+
+test('maps: false (disk-light): thresholds and labels bit-identical to the stored-maps path, float32 and float16, inline and 3 threads, a broken image left out alike', async () => {
+  const { cpSync } = await import('node:fs');
+  // a copy of the dataset with one undecodable image (in the middle of a batch of 5)
+  const broken = join(dir, 'broden-broken');
+  if (!existsSync(broken)) {
+    cpSync(join(dir, 'broden'), broken, { recursive: true });
+    writeFileSync(join(broken, 'images', 'img', '006.png'), 'not a png');
+  }
+  const names = ['units', 'unit_categories', 'top_images', 'top_maps'];
+  // every value compared with Object.is (deepStrictEqual): float64 bit patterns, −0 and NaN included
+  const outputs = async (sets: string[]) => {
+    const x = await run(sets, undefined, ['acts', 'thresholds', 'labels']);
+    assert.deepEqual(x.errors, [], sets.join(' '));
+    return {
+      thresholds: rows(table(x.r.record, 'thresholds', 'thresholds')),
+      tables: names.map((t) => rows(table(x.r.record, 'labels', t))),
+      csv: ['fine', 'coarse'].map((l) => readFileSync(join(entry(x.r.record, 'labels'), `tally-${l}.csv`), 'utf8')),
+      acts: entry(x.r.record, 'acts'),
+      images: JSON.parse(readFileSync(join(entry(x.r.record, 'labels'), 'manifest.json'), 'utf8')).meta.images as number,
+    };
+  };
+  for (const extra of [[], ['stages.acts.dtype=float16', 'stages.labels.workers=3'], ['stages.acts.batchSize=5', `stages.data.root=${broken}`, 'stages.labels.workers=2']]) {
+    const stored = await outputs(extra);
+    const light = await outputs([...extra, 'stages.acts.maps=false']);
+    assert.ok(existsSync(join(stored.acts, 'maps', 'index.json')));
+    assert.ok(!existsSync(join(light.acts, 'maps')), 'maps: false stores no maps');
+    assert.deepStrictEqual(light.thresholds, stored.thresholds, `thresholds ${extra.join(' ')}`);
+    names.forEach((t, i) => assert.deepStrictEqual(light.tables[i], stored.tables[i], `${t} ${extra.join(' ')}`));
+    assert.deepEqual(light.csv, stored.csv);
+    assert.equal(light.images, stored.images);
+    if (extra.some((s) => s.includes('broken'))) assert.equal(light.images, N - 1);
+  }
+});
+
+test('quantile-thresholds and label-units resume from their checkpoints after an interruption (stored and recomputed maps): same outputs as an uninterrupted run', async () => {
+  const names = ['units', 'unit_categories', 'top_images', 'top_maps'];
+  const saved = process.env.XAI_FLUSH_MS;
+  process.env.XAI_FLUSH_MS = '0'; // every part a chunk and a checkpoint
+  try {
+    for (const extra of [['stages.labels.workers=1', 'stages.thresholds.workers=1'], ['stages.acts.maps=false', 'stages.labels.workers=2', 'stages.thresholds.workers=2', 'stages.thresholds.memoryMB=0.004']]) {
+      const sets = ['stages.acts.batchSize=1', ...extra]; // 12 parts per pass (memoryMB 0.004: two passes, aborted in the second)
+      const fresh = await run(sets, undefined, ['thresholds', 'labels']);
+      assert.deepEqual(fresh.errors, []);
+      const want = { th: rows(table(fresh.r.record, 'thresholds', 'thresholds')), tables: names.map((t) => rows(table(fresh.r.record, 'labels', t))) };
+      for (const stage of ['thresholds', 'labels']) {
+        let aborted = false;
+        const first = await run(sets, (bus, ac) =>
+          bus.on((e) => {
+            if (e.type === 'stage-progress' && e.stageId === stage && e.done >= (e.total > N ? 15 : 7) && !aborted) {
+              aborted = true;
+              ac.abort();
+            }
+          }),
+          [stage],
+        );
+        assert.equal(aborted, true, `${stage} ${extra.join(' ')}`);
+        assert.equal(first.r.interrupted, true);
+        const second = await run(sets, undefined, [stage]); // an interrupted --force resumes with the same --force
+        assert.deepEqual(second.errors, []);
+        const m = second.r.record.stages[stage].map!.parts;
+        assert.ok(m.resumed >= 5 && m.computed <= m.items - 5, `${stage} ${extra.join(' ')}: resumed ${m.resumed}, computed ${m.computed}`);
+        assert.deepStrictEqual(rows(table(second.r.record, 'thresholds', 'thresholds')), want.th);
+        names.forEach((t, i) => assert.deepStrictEqual(rows(table(second.r.record, 'labels', t)), want.tables[i], `${stage} ${t} ${extra.join(' ')}`));
+      }
+    }
+  } finally {
+    if (saved === undefined) delete process.env.XAI_FLUSH_MS;
+    else process.env.XAI_FLUSH_MS = saved;
+  }
+});
+
+test('collect-activations: the same stored parts and tables inline (--workers 1) and on a pool of 3 worker threads', async () => {
+  const files = (rec: any) => {
+    const d = entry(rec, 'acts');
+    const idx = featureIndex({ file: (n: string) => join(d, n), stageId: 'acts', kind: 'collect-activations' } as any);
+    return { idx, parts: idx.layers.flatMap((l) => idx.parts.map((p) => readFileSync(join(d, 'maps', l.dir, p.file)))), images: rows(table(rec, 'acts', 'images')) };
+  };
+  const sets = ['stages.acts.batchSize=5', 'stages.acts.pool=max'];
+  const one = await run(sets, undefined, ['acts'], 1);
+  assert.deepEqual(one.errors, []);
+  const a = files(one.r.record);
+  const three = await run(sets, undefined, ['acts'], 3);
+  assert.deepEqual(three.errors, []);
+  assert.equal(three.r.record.stages.acts.key, one.r.record.stages.acts.key);
+  const b = files(three.r.record);
+  assert.deepEqual(b.idx, a.idx);
+  assert.equal(b.parts.length, 2 * 3); // 12 images in batches of 5: 3 parts per layer
+  b.parts.forEach((x, i) => assert.ok(x.equals(a.parts[i]), `part file ${i}`));
+  assert.deepStrictEqual(b.images, a.images);
+  assert.ok(Array.isArray(b.images[0].pool_fine) && b.images[0].pool_fine.length === 3);
 });

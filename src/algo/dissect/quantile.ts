@@ -67,6 +67,13 @@ function select(a: Float32Array, left: number, right: number, k: number): void {
   }
 }
 
+export interface TopQuantileState {
+  fill: Int32Array;
+  cutoff: Float64Array;
+  seen: Float64Array;
+  values: Float32Array;
+}
+
 /**
  * Streaming exact top-quantile per unit. Feed every activation of a layer once (`addBatch` with NCHW batches or
  * `addUnitValues`), then `thresholds()` gives, per unit, np.percentile(values, 100·(1 − q)) (linear), as float64.
@@ -108,6 +115,25 @@ export class TopQuantile {
   /** Bytes held by the selection buffers. */
   get bytes(): number {
     return this.bufs.reduce((s, b) => s + b.byteLength, 0);
+  }
+
+  /** The selection's state (kept values of every unit in buffer order, fill, cutoff, values seen), for a checkpoint. */
+  state(): TopQuantileState {
+    const values = new Float32Array(this.fill.reduce((s, f) => s + f, 0));
+    for (let u = 0, o = 0; u < this.units; o += this.fill[u++]) values.set(this.bufs[u].subarray(0, this.fill[u]), o);
+    return { fill: this.fill.slice(), cutoff: this.cutoff.slice(), seen: this.seen.slice(), values };
+  }
+
+  /** Restores a state from `state()` of a selection with the same units, total and q (it then continues identically). */
+  restore(s: TopQuantileState): void {
+    if (s.fill.length !== this.units) throw new RangeError(`quantile: state of ${s.fill.length} units for ${this.units}`);
+    for (let u = 0, o = 0; u < this.units; o += s.fill[u++]) {
+      if (s.fill[u] > this.bufs[u].length) throw new RangeError(`quantile: state keeps ${s.fill[u]} values of unit ${u}, buffer holds ${this.bufs[u].length}`);
+      this.bufs[u].set(s.values.subarray(o, o + s.fill[u]));
+    }
+    this.fill.set(s.fill);
+    this.cutoff.set(s.cutoff);
+    this.seen.set(s.seen);
   }
 
   /** Add `count` values of one unit from `data` starting at `offset` (contiguous). */
@@ -158,18 +184,23 @@ export class TopQuantile {
     }
   }
 
-  /** Per-unit thresholds (float64). Throws if a unit did not receive exactly `total` values. */
-  thresholds(): Float64Array {
+  /**
+   * Per-unit thresholds (float64). Throws if a unit did not receive exactly `total` values. `total` may be less than
+   * the announced total (e.g. images that failed to load while streaming): the buffers then kept more than needed, and
+   * the result is the exact percentile of the `total` values received.
+   */
+  thresholds(total = this.total): Float64Array {
+    if (!(Number.isInteger(total) && total > 0 && total <= this.total)) throw new RangeError(`quantile: total ${total} must be in 1..${this.total}`);
     const out = new Float64Array(this.units);
-    const { lo, hi, gamma } = percentileIndex(this.total, this.q);
+    const { lo, hi, gamma } = percentileIndex(total, this.q);
     for (let u = 0; u < this.units; u++) {
-      if (this.seen[u] !== this.total) {
-        throw new RangeError(`quantile: unit ${u} received ${this.seen[u]} values, expected ${this.total}`);
+      if (this.seen[u] !== total) {
+        throw new RangeError(`quantile: unit ${u} received ${this.seen[u]} values, expected ${total}`);
       }
       const kept = Float64Array.from(this.bufs[u].subarray(0, this.fill[u])).sort();
-      // the kept values are the top `kept.length` (≥ k whenever total ≥ k) of the unit, ascending; sorted index s of
-      // the whole array maps to kept index s − (total − kept.length).
-      const base = this.total - kept.length;
+      // the kept values are the top `kept.length` (≥ k(total) whenever total ≥ k, k growing with total) of the unit,
+      // ascending; sorted index s of the whole array maps to kept index s − (total − kept.length).
+      const base = total - kept.length;
       const a = kept[lo - base];
       const b = kept[hi - base];
       out[u] = lerp(a, b, gamma);

@@ -16,9 +16,9 @@ Options:
   --set stages.<id>.<param>=<value>  override a param (YAML value; repeatable), recorded in the run record
   --force <stage>                    recompute this stage even if cached ('*' = all; repeatable)
   --jobs N                           stages run at once (default: number of cores, ${availableParallelism()})
-  --workers N                        worker threads of per-item stages (cam, lime; default: XAI_WORKERS, else the
+  --workers N                        worker threads of per-item stages (cam, lime, …; default: XAI_WORKERS, else the
                                      number of cores); each opens its own model, onnxruntime threads split between them
-  --queue redis://host:port          run per-item work (cam, lime) on \`xai worker\` processes through this Redis
+  --queue redis://host:port          run per-item work (cam, lime, …) on \`xai worker\` processes through this Redis
                                      (default: XAI_QUEUE); artifacts/ must be shared with the workers (see README)
   --wait                             wait for another run's lock instead of failing
   --verify                           re-hash every file of reused cache entries (default: files whose mtime changed)

@@ -3,7 +3,7 @@ import { io } from '../io.ts';
 import { parseArgs, intOption, queueOption } from '../args.ts';
 import { ConfigError } from '../../engine/errors.ts';
 
-export const summary = 'Run per-item work (cam, lime) for `xai run --queue` from a Redis queue';
+export const summary = 'Run per-item work (cam, lime, …) for `xai run --queue` from a Redis queue';
 export const usage = `Usage: xai worker --queue redis://host:port [--concurrency N] [--threads N] [--verbose]
 
 Takes units of per-item work (batches of images of the cam and lime stages) that \`xai run … --queue\` enqueues on a

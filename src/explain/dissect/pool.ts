@@ -4,10 +4,12 @@
 // also bounds the shared buffers (a slot is reused only once every worker is done with its previous part).
 // Worker protocol (see worker.mjs): workerData { xaiModule, ...init }; messages in: { type: 'part', k, parts, ...extra }
 // and { type: 'end' }; messages out: { type: 'done', k }, { type: 'results', results }, { type: 'error', message }.
+// Checkpoints (resume): { type: 'snapshot' } in → { type: 'snapshot', state } out, the worker's state after every part
+// sent before it; a worker restores a state given in its init or pass message.
 import { Worker } from 'node:worker_threads';
 import { readPart, readReusing, type Part } from './store.ts';
 
-export type FromPoolWorker<R> = { type: 'done'; k: number } | { type: 'results'; results: R } | { type: 'error'; message: string };
+export type FromPoolWorker<R> = { type: 'done'; k: number } | { type: 'results'; results: R } | { type: 'snapshot'; state: unknown } | { type: 'error'; message: string };
 
 export interface PartShape {
   units: number;
@@ -19,6 +21,7 @@ export class PartPool<R> {
   private readonly workers: Worker[];
   private readonly doneUpTo: number[];
   private readonly results: (R | undefined)[];
+  private readonly states: unknown[];
   private failure: Error | undefined;
   private wake: (() => void) | undefined;
   /** Per slot, per file of a part: its reusable shared buffer. */
@@ -36,11 +39,13 @@ export class PartPool<R> {
     this.workers = inits.map((init) => new Worker(new URL('./worker.mjs', import.meta.url), { workerData: { ...init, xaiModule: module } }));
     this.doneUpTo = this.workers.map(() => -1);
     this.results = this.workers.map(() => undefined);
+    this.states = this.workers.map(() => undefined);
     this.slots = Array.from({ length: ahead + 1 }, () => []);
     this.workers.forEach((w, i) => {
       w.on('message', (m: FromPoolWorker<R>) => {
         if (m.type === 'done') this.doneUpTo[i] = m.k;
         else if (m.type === 'results') this.results[i] = m.results;
+        else if (m.type === 'snapshot') this.states[i] = m.state;
         else this.failure ??= new Error(`${what} worker ${i}: ${m.message}`);
         this.notify();
       });
@@ -96,17 +101,45 @@ export class PartPool<R> {
     for (const w of this.workers) w.postMessage({ ...extra, type: 'part', k, parts });
   }
 
+  /** `send` for parts already in memory (recomputed maps): copied into the next slot's shared buffers and posted. */
+  sendParts(parts: Part[], extra: object = {}): void {
+    const k = this.sent++;
+    const slot = this.slots[k % this.slots.length];
+    const shared: Part[] = parts.map((p, i) => {
+      const bytes = p.images.byteLength + p.maps.byteLength + p.maxima.byteLength;
+      const s = (slot[i] ??= {});
+      if (!s.buf || s.buf.length < bytes) s.buf = new Uint8Array(new SharedArrayBuffer(Math.ceil(bytes * 1.25) + 8));
+      const { buffer, byteOffset } = s.buf;
+      const images = new Int32Array(buffer, byteOffset, p.images.length);
+      const maps = new Float32Array(buffer, byteOffset + p.images.byteLength, p.maps.length);
+      const maxima = new Float32Array(buffer, byteOffset + p.images.byteLength + p.maps.byteLength, p.maxima.length);
+      images.set(p.images);
+      maps.set(p.maps);
+      maxima.set(p.maxima);
+      return { ...p, images, maps, maxima };
+    });
+    for (const w of this.workers) w.postMessage({ ...extra, type: 'part', k, parts: shared });
+  }
+
   /** Posts `msg` to every worker (e.g. the start of a new pass). */
   broadcast(msg: object): void {
     for (const w of this.workers) w.postMessage(msg);
   }
 
   /** Ends the stream and returns each worker's results (the pool can take a new stream afterwards). */
-  async end(): Promise<R[]> {
+  async end(extra: object = {}): Promise<R[]> {
     this.results.fill(undefined);
-    for (const w of this.workers) w.postMessage({ type: 'end' });
+    for (const w of this.workers) w.postMessage({ ...extra, type: 'end' });
     await this.waitFor(() => this.results.every((r) => r !== undefined));
     return this.results.slice() as R[];
+  }
+
+  /** Each worker's state after all parts sent so far (for a checkpoint). */
+  async snapshot(): Promise<unknown[]> {
+    this.states.fill(undefined);
+    for (const w of this.workers) w.postMessage({ type: 'snapshot' });
+    await this.waitFor(() => this.states.every((r) => r !== undefined));
+    return this.states.slice();
   }
 
   async close(): Promise<void> {

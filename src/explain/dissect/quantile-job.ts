@@ -1,20 +1,29 @@
-// quantile-thresholds' work in a worker thread (src/explain/dissect/pool.ts): for one pass (a layer, or a unit group of
-// it) each worker keeps the exact TopQuantile selection of its own unit range; the main thread streams the parts.
-// Units are independent, so any split gives the thresholds of one pass.
+// quantile-thresholds' selection over one pass, inline or in a worker thread (src/explain/dissect/pool.ts): a pass
+// holds unit groups of one or more layers (as many as fit the memory budget); each job keeps the exact TopQuantile
+// selection of its own unit range of every group, fed the parts of the pass's layers. Units are independent, so any
+// split gives the thresholds of one pass.
 import { parentPort, workerData } from 'node:worker_threads';
-import { TopQuantile } from '../../algo/dissect/quantile.ts';
+import { TopQuantile, type TopQuantileState } from '../../algo/dissect/quantile.ts';
 import type { Part } from './store.ts';
 
-export interface QuantilePass {
-  type: 'pass';
+export interface QuantileSelection {
+  /** Index of the layer's part in the parts of the pass (the pass's layers, in order). */
+  part: number;
   /** Units of the layer (row stride of a part) and values per map. */
   units: number;
   hw: number;
-  /** Values each unit receives over the dataset, and q. */
-  total: number;
-  q: number;
-  /** Unit range [u0, u1) of each worker. */
+  /** Unit range [u0, u1) of each job. */
   ranges: [number, number][];
+}
+
+export interface QuantilePass {
+  type: 'pass';
+  sels: QuantileSelection[];
+  /** Images the pass will see at most (values per unit: images × hw), and q. */
+  images: number;
+  q: number;
+  /** Per job, the selection states to continue from (a checkpoint). */
+  restore?: TopQuantileState[][];
 }
 
 /** Adds one part's maps of units [u0, u1) to `tq` (maps whose maximum is at most the unit's cutoff are only counted). */
@@ -24,25 +33,53 @@ export function addPart(tq: TopQuantile, pt: Part, units: number, hw: number, u0
   }
 }
 
+/** Job `me`'s selections of a pass. */
+export class QuantileJob {
+  private readonly tqs: TopQuantile[];
+  constructor(
+    private readonly pass: QuantilePass,
+    private readonly me: number,
+  ) {
+    this.tqs = pass.sels.map((s) => new TopQuantile(Math.max(1, s.ranges[me][1] - s.ranges[me][0]), pass.images * s.hw, pass.q));
+    pass.restore?.[me].forEach((st, i) => this.tqs[i].restore(st));
+  }
+
+  /** One part set: per layer of the pass its Part. */
+  add(parts: Part[]): void {
+    this.pass.sels.forEach((s, i) => {
+      const [u0, u1] = s.ranges[this.me];
+      if (u1 > u0) addPart(this.tqs[i], parts[s.part], s.units, s.hw, u0, u1);
+    });
+  }
+
+  state(): TopQuantileState[] {
+    return this.tqs.map((t) => t.state());
+  }
+
+  /** Per selection the thresholds of this job's units, from the `images` images seen. */
+  thresholds(images: number): Float64Array[] {
+    return this.pass.sels.map((s, i) => {
+      const [u0, u1] = s.ranges[this.me];
+      return u1 > u0 ? this.tqs[i].thresholds(images * s.hw) : new Float64Array(0);
+    });
+  }
+}
+
 const init = workerData as { xaiQuantile?: { index: number } } | undefined;
 if (parentPort && init?.xaiQuantile) {
   const me = init.xaiQuantile.index;
   const port = parentPort;
-  let pass: QuantilePass | undefined;
-  let tq: TopQuantile | undefined;
-  port.on('message', (m: QuantilePass | { type: 'part'; k: number; parts: Part[] } | { type: 'end' }) => {
+  let job: QuantileJob | undefined;
+  port.on('message', (m: QuantilePass | { type: 'part'; k: number; parts: Part[] } | { type: 'snapshot' } | { type: 'end'; images: number }) => {
     try {
-      if (m.type === 'pass') {
-        pass = m;
-        const [u0, u1] = m.ranges[me];
-        tq = new TopQuantile(u1 - u0, m.total, m.q);
-      } else if (m.type === 'part') {
-        const [u0, u1] = pass!.ranges[me];
-        addPart(tq!, m.parts[0], pass!.units, pass!.hw, u0, u1);
+      if (m.type === 'pass') job = new QuantileJob(m, me);
+      else if (m.type === 'part') {
+        job!.add(m.parts);
         port.postMessage({ type: 'done', k: m.k });
-      } else {
-        const results = tq!.thresholds();
-        port.postMessage({ type: 'results', results }, [results.buffer as ArrayBuffer]);
+      } else if (m.type === 'snapshot') port.postMessage({ type: 'snapshot', state: job!.state() });
+      else {
+        const results = job!.thresholds(m.images);
+        port.postMessage({ type: 'results', results }, results.map((r) => r.buffer as ArrayBuffer));
       }
     } catch (e) {
       port.postMessage({ type: 'error', message: (e as Error).stack ?? String(e) });

@@ -151,6 +151,50 @@ export interface Part {
 }
 
 /**
+ * Per-row maxima of `rows` maps of `hw` values, float32 or binary16 bits (maxima of the widened values); a NaN anywhere
+ * makes the maximum NaN (quantile-thresholds then scans the map and reports it).
+ */
+export function mapMaxima(values: Float32Array | Uint16Array, rows: number, hw: number, out = new Float32Array(rows)): Float32Array {
+  const lut = values instanceof Uint16Array ? halfTable() : undefined;
+  for (let r = 0; r < rows; r++) {
+    let m = -Infinity;
+    const o = r * hw;
+    if (lut) {
+      for (let j = o; j < o + hw; j++) {
+        const v = lut[values[j]];
+        if (v > m) m = v;
+        else if (v !== v) m = NaN;
+      }
+    } else {
+      for (let j = o; j < o + hw; j++) {
+        const v = values[j];
+        if (v > m) m = v;
+        else if (v !== v) m = NaN;
+      }
+    }
+    out[r] = m;
+  }
+  return out;
+}
+
+/**
+ * One model batch of one layer as the Part readPart would give for its stored file (disk-light dissection recomputes
+ * the maps instead of reading them): float16 values rounded as stored (and widened back), maxima of those values.
+ */
+export function batchPart(images: Int32Array, act: Float32Array, units: number, h: number, w: number, dtype: MapDtype): Part {
+  const maps = dtype === 'float16' ? roundHalf(act) : act;
+  return { images, units, height: h, width: w, maps, maxima: mapMaxima(maps, images.length * units, h * w) };
+}
+
+/** float32 values rounded to binary16 and back (what a float16 part stores). */
+function roundHalf(src: Float32Array): Float32Array {
+  const lut = halfTable();
+  const out = new Float32Array(src.length);
+  for (let i = 0; i < src.length; i++) out[i] = lut[toHalf(src[i])];
+  return out;
+}
+
+/**
  * Encodes one model batch of one layer (NCHW float32 activations) as an Arrow IPC file, returned as its chunks in
  * order (the maps chunk is a view on `act`, not a copy): the bytes of tableToIPC(table, 'file') without joining them.
  */
@@ -164,30 +208,13 @@ export function encodePart(images: ArrayLike<number>, act: Float32Array, units: 
   const max = new Float32Array(rows);
   // maxima of the stored values (float16: of the rounded ones, which the thresholds are computed from)
   const half = dtype === 'float16' ? floatToHalfArray(act) : undefined;
-  const vals = half ? halfTable() : undefined;
   for (let b = 0, r = 0; b < n; b++) {
     for (let u = 0; u < units; u++, r++) {
       img[r] = images[b];
       unit[r] = u;
-      let m = -Infinity;
-      const o = r * hw;
-      // a NaN anywhere makes the maximum NaN (quantile-thresholds then scans the map and reports it)
-      if (half) {
-        for (let j = 0; j < hw; j++) {
-          const v = vals![half[o + j]];
-          if (v > m) m = v;
-          else if (v !== v) m = NaN;
-        }
-      } else {
-        for (let j = 0; j < hw; j++) {
-          const v = act[o + j];
-          if (v > m) m = v;
-          else if (v !== v) m = NaN;
-        }
-      }
-      max[r] = m;
     }
   }
+  mapMaxima(half ?? act, rows, hw, max);
   const elem: Float16 | Float32 = dtype === 'float16' ? new Float16() : new Float32();
   const child = half
     ? makeData({ type: new Float16(), length: rows * hw, nullCount: 0, data: half })
@@ -315,6 +342,32 @@ export function featureIndex(up: UpstreamOutputs): FeatureIndex {
     throw new Error(`input '${up.stageId}' (${up.kind}) has no ${INDEX_FILE}: ${noMaps ? 'it ran with maps: false (pooled values only)' : 'connect a collect-activations stage'}`);
   }
   return JSON.parse(readFileSync(path, 'utf8')) as FeatureIndex;
+}
+
+/** collect-activations `maps: false`: nothing stored; quantile-thresholds and label-units recompute the maps (forward.ts). */
+export interface RecomputeSource {
+  layers: LayerEntry[];
+  dtype: MapDtype;
+  /** collect-activations' model batch size (the recomputed batches are its own). */
+  batchSize: number;
+}
+
+/** Where a collect-activations output's maps come from: its stored parts, or (maps: false) a recompute. */
+export type FeatureSource = { index: FeatureIndex; recompute?: undefined } | { index?: undefined; recompute: RecomputeSource };
+
+export function featureSource(up: UpstreamOutputs): FeatureSource {
+  const f = up.meta.features as { maps?: boolean; layers?: LayerEntry[]; dtype?: MapDtype; batchSize?: number } | undefined;
+  if (f?.maps !== false) return { index: featureIndex(up) };
+  if (!f.layers || !f.dtype || !f.batchSize) throw new Error(`input '${up.stageId}' (${up.kind}) ran with maps: false but recorded no layers / dtype / batchSize (meta.features): rerun it`);
+  return { recompute: { layers: f.layers, dtype: f.dtype, batchSize: f.batchSize } };
+}
+
+/** The dataset indices of a collect-activations `images` table, in order. */
+export function listedImages(t: Table): number[] {
+  const col = t.getChild('image')!;
+  const out: number[] = [];
+  for (let r = 0; r < t.numRows; r++) out.push(Number(col.get(r)));
+  return out;
 }
 
 export function partPath(up: UpstreamOutputs, layer: LayerEntry, part: PartEntry): string {

@@ -74,6 +74,14 @@ export class TallyJob {
     }
   }
 
+  /** Continues from the results of a job over the same layers and units (a checkpoint; counts add up exactly). */
+  restore(state: JobLayerResult[]): void {
+    state.forEach((r, li) => {
+      this.tallies[li].merge(r.tally);
+      this.tops[li].restore(r.top);
+    });
+  }
+
   results(): JobLayerResult[] {
     return this.layers.map((_, li) => {
       const t = this.tops[li];
@@ -98,23 +106,28 @@ const preparers = new WeakMap<ConceptSpace, IouTally>();
 export interface WorkerInit {
   layers: JobLayer[];
   opts: JobOptions;
+  /** The job's state to continue from (a checkpoint). */
+  restore?: JobLayerResult[];
 }
 /**
  * `parts`: per layer the decoded part (its maps and maxima are views on shared memory, read and parsed once by the main
  * thread, so the worker needs no Arrow reader).
  */
-export type ToWorker = { type: 'part'; k: number; anns: (ImageAnnotations | PreparedImage | null)[]; parts: Part[] } | { type: 'end' };
+export type ToWorker = { type: 'part'; k: number; anns: (ImageAnnotations | PreparedImage | null)[]; parts: Part[] } | { type: 'snapshot' } | { type: 'end' };
 export type FromWorker = import('./pool.ts').FromPoolWorker<JobLayerResult[]>;
 
 if (parentPort && workerData && (workerData as { xaiTally?: WorkerInit }).xaiTally) {
   const init = (workerData as { xaiTally: WorkerInit }).xaiTally;
   const job = new TallyJob(init.layers, init.opts);
+  if (init.restore) job.restore(init.restore);
   const port = parentPort;
   port.on('message', (m: ToWorker) => {
     try {
       if (m.type === 'part') {
         job.addPart(m.parts, m.anns);
         port.postMessage({ type: 'done', k: m.k } satisfies FromWorker);
+      } else if (m.type === 'snapshot') {
+        port.postMessage({ type: 'snapshot', state: job.results() } satisfies FromWorker); // copied (structured clone)
       } else {
         const results = job.results();
         const transfer = results.flatMap((r) => [r.tally.intersection.buffer, r.tally.activationCat.buffer, r.tally.truth.buffer, r.tally.activated.buffer, r.top.vals.buffer, r.top.ids.buffer, r.top.size.buffer, r.top.maps.buffer]);

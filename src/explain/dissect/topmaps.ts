@@ -36,16 +36,28 @@ export class TopMaps {
     this.vals[slot] = v;
     this.ids[slot] = image;
     this.maps.set(src.subarray(off, off + hw), slot * hw);
-    if (this.size[u] === n) {
-      // the lowest-ranked entry: smallest value, on ties the larger image index
-      let s = o;
-      for (let i = o + 1; i < o + n; i++) {
-        const a = this.vals[i];
-        const b = this.vals[s];
-        if (a < b || (a === b && this.ids[i] > this.ids[s])) s = i;
-      }
-      this.low[u] = s;
+    if (this.size[u] === n) this.findLow(u);
+  }
+
+  /** Restores the entries of a TopMaps of the same shape (its vals, ids, size, maps: a checkpoint). */
+  restore(s: { vals: Float64Array; ids: Int32Array; size: Int32Array; maps: Float32Array }): void {
+    this.vals.set(s.vals);
+    this.ids.set(s.ids);
+    this.size.set(s.size);
+    this.maps.set(s.maps);
+    for (let u = 0; u < this.units; u++) if (this.size[u] === this.n) this.findLow(u);
+  }
+
+  /** The lowest-ranked entry of a full unit: smallest value, on ties the larger image index. */
+  private findLow(u: number): void {
+    const o = u * this.n;
+    let s = o;
+    for (let i = o + 1; i < o + this.n; i++) {
+      const a = this.vals[i];
+      const b = this.vals[s];
+      if (a < b || (a === b && this.ids[i] > this.ids[s])) s = i;
     }
+    this.low[u] = s;
   }
 
   /** Entries of unit u, best first: [slot index, image, value]. */
