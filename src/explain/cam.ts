@@ -385,7 +385,7 @@ export async function computeCams(a: ComputeArgs): Promise<Record<string, unknow
     }
 
     // 4. Rows and overlays (rows: typed-array copies; overlays: lookup-table blend, PNG at zlib level 1, compressed on
-    // libuv's thread pool beside the rows — and, on the worker pool, beside the next unit's model calls).
+    // libuv's thread pool while the rows are built).
     t0 = performance.now();
     const overlays: { name: string; png: Promise<Uint8Array> }[] = [];
     for (let b = 0; b < n; b++) {

@@ -63,7 +63,7 @@ export function encodePngSync(
 
 /**
  * encodePngSync with the compression on libuv's thread pool (zlib.deflate): the same bytes, while the calling thread
- * goes on (a CAM batch's overlays compress beside the next model calls).
+ * goes on (a CAM batch's overlays compress while its rows are built).
  */
 export async function encodePng(data: Uint8Array, width: number, height: number, channels: 1 | 2 | 3 | 4, opts: PngEncodeOptions = {}): Promise<Uint8Array> {
   const raw = filtered(data, width, height, channels, opts);
