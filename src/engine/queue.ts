@@ -94,7 +94,13 @@ export class QueueExecutor {
 
   private async ping(): Promise<void> {
     const client = await this.queue!.client;
-    await Promise.race([(client as unknown as { ping(): Promise<string> }).ping(), new Promise((_, rej) => setTimeout(() => rej(new Error('no answer in 2 s')), 2000))]);
+    // the 2-s deadline is cleared once Redis answers: a pending timer would keep the process alive after the run
+    let deadline: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([(client as unknown as { ping(): Promise<string> }).ping(), new Promise((_, rej) => (deadline = setTimeout(() => rej(new Error('no answer in 2 s')), 2000)))]);
+    } finally {
+      clearTimeout(deadline);
+    }
   }
 
   /** Fails every unit waited for, and every later one. */
