@@ -92,15 +92,14 @@ export default {
     };
     const exCur = await BatchCursor.over(() => limeIn.batches('explanations'), 'id');
     needColumns(exCur, limeIn.stageId, 'explanations', ['id', 'index', 'label', 'label_name', 'rank', 'n_segments', 'mask', 'local_exp_segments', 'local_exp_weights']);
-    const segCur = await BatchCursor.over(() => limeIn.batches('segments'), 'id');
-    if (exCur.keys.size === 0) throw new Error(`stage '${limeIn.stageId}' explained no image`);
+    // the explanations' size, from the first segment map (seen during the key scan)
     let H = 0, W = 0;
-    for await (const b of limeIn.batches('segments')) {
-      if (!b.numRows) continue;
+    const segCur = await BatchCursor.over(() => limeIn.batches('segments'), 'id', (b) => {
+      if (W || !b.numRows) return;
       H = b.getChild('height')!.get(0) as number;
       W = b.getChild('width')!.get(0) as number;
-      break;
-    }
+    });
+    if (exCur.keys.size === 0) throw new Error(`stage '${limeIn.stageId}' explained no image`);
 
     // CAMs: which methods/layers the table has and which are wanted.
     const { canonicalMethod } = await import('../src/algo/cam/methods.ts');
@@ -109,17 +108,17 @@ export default {
     let camCur: import('../src/arrow/io.ts').BatchCursor | undefined;
     const cams = new Set<string>();
     if (camsIn) {
-      camCur = await BatchCursor.over(() => camsIn.batches('cams'), 'image');
-      needColumns(camCur, camsIn.stageId, 'cams', ['image', 'index', 'method', 'layer', 'target', 'target_name', 'label', 'width', 'cam']);
       const seen = { methods: new Set<string>(), layers: new Set<string>() };
-      for await (const b of camsIn.batches('cams')) {
-        for (let r = 0; r < b.numRows; r++) {
-          const method = b.getChild('method')!.get(r) as string, layer = b.getChild('layer')!.get(r) as string;
-          seen.methods.add(method);
-          seen.layers.add(layer);
-          if (want(p.methods, method) && want(p.layers, layer)) cams.add(camName(method, layer));
+      camCur = await BatchCursor.over(() => camsIn.batches('cams'), 'image', (b) => {
+        const method = b.getChild('method'), layer = b.getChild('layer');
+        for (let r = 0; method && layer && r < b.numRows; r++) {
+          const m = method.get(r) as string, l = layer.get(r) as string;
+          seen.methods.add(m);
+          seen.layers.add(l);
+          if (want(p.methods, m) && want(p.layers, l)) cams.add(camName(m, l));
         }
-      }
+      });
+      needColumns(camCur, camsIn.stageId, 'cams', ['image', 'index', 'method', 'layer', 'target', 'target_name', 'label', 'width', 'cam']);
       if (cams.size === 0) {
         throw new ConfigError(`no CAM of stage '${camsIn.stageId}' matches methods ${JSON.stringify(p.methods ?? 'all')} / layers ${JSON.stringify(p.layers ?? 'all')}`, {
           path: `stages.${ctx.stageId}.params.${p.methods ? 'methods' : 'layers'}`,

@@ -276,7 +276,7 @@ export default {
 
     // 3. the long weights table, derived from the explanations batch by batch
     const { Table } = await import('apache-arrow');
-    const weightsSegs = await BatchCursor.over(() => segRes.batches(), 'id');
+    const weightsSegs = segCursor.again();
     await ctx.out.tableParts(
       'weights',
       c.weightsSchema,

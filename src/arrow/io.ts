@@ -71,8 +71,11 @@ export class BatchCursor {
     readonly schema: Schema | undefined,
   ) {}
 
-  /** Scans the key column once (only the keys are kept), then serves lookups from a second pass. */
-  static async over(open: () => AsyncIterable<RecordBatch>, key: string): Promise<BatchCursor> {
+  /**
+   * Scans the key column once (only the keys are kept), then serves lookups from a second pass. `visit` sees each
+   * batch of that scan (for whatever else a caller needs from a whole pass, without reading the file once more).
+   */
+  static async over(open: () => AsyncIterable<RecordBatch>, key: string, visit?: (b: RecordBatch) => void): Promise<BatchCursor> {
     const order = new Map<string, number>();
     let schema: Schema | undefined;
     let grouped = true;
@@ -87,8 +90,14 @@ export class BatchCursor {
         if (!order.has(k)) order.set(k, order.size);
         prev = k;
       }
+      visit?.(b);
     }
     return new BatchCursor(open, key, order, grouped, schema);
+  }
+
+  /** A new cursor over the same table from its start, reusing this one's key scan. */
+  again(): BatchCursor {
+    return new BatchCursor(this.open, this.key, this.order, this.grouped, this.schema);
   }
 
   /** The keys, in the table's order. */

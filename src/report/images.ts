@@ -77,8 +77,8 @@ export async function imagesSection(site: Site, entries: Entry[], o: ImagesOptio
   };
   const cols: CamCol[] = [];
   for (const e of cams) {
+    const first = cols.length; // this entry's columns, titled once all its layers are known
     const layers = new Set<string>();
-    for await (const t of e.batches('cams')) for (const l of column<string>(t, 'layer')!) layers.add(l);
     const top1 = ((e.manifest.params as Record<string, unknown>)?.target ?? 'top1') === 'top1';
     // batch by batch: the maps of a large cams table are never all in memory
     for await (const t of e.batches('cams')) {
@@ -93,9 +93,9 @@ export async function imagesSection(site: Site, entries: Entry[], o: ImagesOptio
       for (let r = 0; r < t.numRows; r++) {
         const key = `${e.key}|${method[r]}|${layer[r]}`;
         if (!cols.some((c) => c.key === key)) {
-          const prefix = cams.length > 1 ? `${e.stageId}: ` : '';
-          cols.push({ key, title: `${prefix}${methodName(method[r])}${layers.size > 1 ? ` @ ${layer[r]}` : ''}`, entry: e, method: method[r], layer: layer[r] });
+          cols.push({ key, title: '', entry: e, method: method[r], layer: layer[r] });
         }
+        layers.add(layer[r]);
         const im = get(ids[r], idx[r]);
         if (label?.[r] && !im.label) im.label = label[r]!;
         if (top1 && target && !im.pred) im.pred = { name: target[r], prob: prob?.[r], from: e.stageId };
@@ -103,6 +103,8 @@ export async function imagesSection(site: Site, entries: Entry[], o: ImagesOptio
         if (ov) im.cams.set(key, ov);
       }
     }
+    const prefix = cams.length > 1 ? `${e.stageId}: ` : '';
+    for (const c of cols.slice(first)) c.title = `${prefix}${methodName(c.method)}${layers.size > 1 ? ` @ ${c.layer}` : ''}`;
   }
   for (const e of limes) {
     const topLabels = (e.manifest.params as Record<string, unknown>)?.top_labels;
@@ -283,20 +285,19 @@ async function computeAgreement(cams: Entry[], limes: Entry[], log: (m: string) 
 /** Image by image, the tables read one record batch at a time (BatchCursor): only the IoUs are kept. */
 async function computeWith(cam: Entry, lime: Entry, log: (m: string) => void): Promise<Agreement | undefined> {
   const { BatchCursor } = await import('../arrow/io.ts');
-  const methods = new Set<string>();
-  let firstLayer: string | undefined;
-  for await (const t of cam.batches('cams')) for (const m of column<string>(t, 'method')!) methods.add(m);
-  const want = methods.has('gradcam') ? 'gradcam' : [...methods][0];
+  // one pass over the cams (the cursor's key scan): each method's first layer, in table order
+  const firstLayerOf = new Map<string, string>();
+  const camCur = await BatchCursor.over(
+    () => cam.batches('cams'),
+    'image',
+    (b) => {
+      const m = column<string>(b, 'method')!, l = column<string>(b, 'layer')!;
+      for (let r = 0; r < b.numRows; r++) if (!firstLayerOf.has(m[r])) firstLayerOf.set(m[r], l[r]);
+    },
+  );
+  const want = firstLayerOf.has('gradcam') ? 'gradcam' : [...firstLayerOf.keys()][0];
   if (want === undefined) return undefined;
-  for await (const t of cam.batches('cams')) {
-    const m = column<string>(t, 'method')!;
-    const i = m.indexOf(want);
-    if (i >= 0) {
-      firstLayer = column<string>(t, 'layer')![i];
-      break;
-    }
-  }
-  const camCur = await BatchCursor.over(() => cam.batches('cams'), 'image');
+  const firstLayer = firstLayerOf.get(want);
   const limeCur = await BatchCursor.over(() => lime.batches('explanations'), 'id');
   const rows: Agreement['rows'] = [];
   let skipped = 0;
