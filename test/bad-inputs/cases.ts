@@ -128,6 +128,7 @@ export const cases: Case[] = [
   { id: 'flag-unknown-command', area: 'cli', input: '`xai frobnicate`', args: ['frobnicate'], exit: 2, message: /unknown command 'frobnicate'/ },
   { id: 'runs-nosuch', area: 'cli', input: '`xai runs nosuch`', args: ['runs', 'nosuch'], exit: 2, message: /no pipeline 'nosuch' has runs/ },
   { id: 'random-unknown-distribution', area: 'cli', input: "`--random k='gauss(1,2)'`", files: { 'pipelines/p.yaml': pipe(IMGS, MODEL, lime('{}')) }, args: ['sweep', ...P, '--random', 'stages.lime.kernel_width=gauss(1,2)', '--trials', '2', '--dry-run'], exit: 2, message: /unknown distribution 'gauss' \(expected uniform\(low, high\)/ },
+  { id: 'sweep-parallel-zero', area: 'cli', input: '`xai sweep --parallel 0`', files: { 'pipelines/p.yaml': pipe(IMGS, MODEL, lime('{}')) }, args: ['sweep', ...P, '--grid', 'stages.lime.kernel_width=0.1,0.2', '--parallel', '0'], exit: 2, message: /--parallel must be an integer >= 1, got '0'/ },
   { id: 'show-truncated-arrow', area: 'cli', input: '`xai show` of a truncated .arrow file', files: { 'trunc.arrow': () => Uint8Array.from([0x41, 0x52, 0x52, 0x4f, 0x57, 0x31, 0, 0, 255, 255, 255, 255, 1, 2, 3]) }, args: ['show', 'trunc.arrow'], exit: 2, message: /trunc\.arrow is not a readable Arrow IPC file \(truncated or corrupt.*--verify/ },
   { id: 'inspect-missing-model', area: 'cli', input: '`xai inspect` of a missing model file', args: ['inspect', 'models/nope.onnx'], exit: 2, message: /xai inspect: model file not found: models\/nope\.onnx/ },
 
