@@ -36,6 +36,6 @@ export async function createEmbed(c: EmbedItemConfig, env: WorkerEnv): Promise<I
   return {
     runBatch,
     run: async (item, index) => (await runBatch([item], [index]))[0],
-    close: () => model.dispose(),
+    // no close: openModel's models are cached per process and shared (the stage's own included), as in cam-item
   };
 }
