@@ -15,6 +15,7 @@ import { ConfigError, ItemError } from '../engine/errors.ts';
 import { decodeRawPixels, loadTensor } from '../image/io.ts';
 import { encodePngSync, labelsToRgb, type PngEncodeOptions } from '../image/png.ts';
 import { formatCsv, parseCsv, type CsvRow } from './csv.ts';
+import { under } from './paths.ts';
 import { applySubset } from './subset.ts';
 import type { BrodenDataset, BrodenDatasetRef, BrodenItem, Concept, ItemLabels } from './types.ts';
 
@@ -187,6 +188,7 @@ export function openBroden(ref: BrodenDatasetRef, baseDir = process.cwd()): Brod
     : [];
 
   const imagesDir = join(root, 'images');
+  const inImages = under(imagesDir);
   const width = indexRows[0].fields.length;
   let items: BrodenItem[] = [];
   const labelCol = ih.get('label');
@@ -200,7 +202,7 @@ export function openBroden(ref: BrodenDatasetRef, baseDir = process.cwd()): Brod
     if (ref.split !== undefined && split !== ref.split) continue;
     const item: BrodenItem = {
       id: image,
-      path: join(imagesDir, image),
+      path: inImages(image),
       split,
       ih: intField(row, ih.get('ih')!, 'ih', indexFile, 1),
       iw: intField(row, ih.get('iw')!, 'iw', indexFile, 1),
@@ -223,7 +225,7 @@ export function openBroden(ref: BrodenDatasetRef, baseDir = process.cwd()): Brod
             throw new ConfigError(`column '${cat}': image-level label ${n} is not in label.csv`, { file: indexFile, line: row.line });
           }
           labels.push(n);
-        } else masks.push(join(imagesDir, e));
+        } else masks.push(inImages(e));
       }
       if (masks.length) item.masks[cat] = masks;
       if (labels.length) item.imageLabels[cat] = labels;
@@ -236,7 +238,7 @@ export function openBroden(ref: BrodenDatasetRef, baseDir = process.cwd()): Brod
       item.label = l;
       item.labelName = labelNameCol !== undefined && row.fields[labelNameCol] ? row.fields[labelNameCol] : classNames[l];
     }
-    if (gtCol !== undefined && row.fields[gtCol].trim() !== '') item.maskPath = join(imagesDir, row.fields[gtCol].trim());
+    if (gtCol !== undefined && row.fields[gtCol].trim() !== '') item.maskPath = inImages(row.fields[gtCol].trim());
     items.push(item);
   }
   if (ref.subset) items = applySubset(items, ref.subset, `${indexFile}`);

@@ -6,6 +6,7 @@ import { isAbsolute, join, posix, resolve } from 'node:path';
 import fg from 'fast-glob';
 import { ConfigError } from '../engine/errors.ts';
 import { parseCsv } from './csv.ts';
+import { under } from './paths.ts';
 import { applySubset } from './subset.ts';
 import type { Dataset, DatasetItem, FolderDatasetRef, MaskSpec } from './types.ts';
 
@@ -196,8 +197,9 @@ export async function openFolder(ref: FolderDatasetRef, baseDir = process.cwd(),
     }
   }
 
+  const inRoot = under(root);
   let items: DatasetItem[] = rels.map((rel, i) => {
-    const item: DatasetItem = { id: rel, path: join(root, rel) };
+    const item: DatasetItem = { id: rel, path: inRoot(rel) };
     const r = raws[i];
     if (r) {
       let idx = indexOf.get(r.key);
@@ -211,7 +213,7 @@ export async function openFolder(ref: FolderDatasetRef, baseDir = process.cwd(),
       else if (classList?.[idx]?.synset) item.synset = classList[idx].synset;
     }
     if (ref.masks) {
-      const mp = join(root, maskPathFor(ref.masks.pattern, rel));
+      const mp = inRoot(maskPathFor(ref.masks.pattern, rel));
       if (existsSync(mp)) item.maskPath = mp;
       else if (ref.masks.required) {
         throw new ConfigError(`ground-truth mask for '${rel}' not found: ${mp}`, { file, path: 'masks.pattern', expected: `a file at ${ref.masks.pattern}` });
