@@ -136,7 +136,7 @@ export default {
   async run(ctx) {
     const { openUpstreamModel } = await import('../src/model/index.ts');
     const { openDataset, refFromMeta } = await import('../src/data/index.ts');
-    const { camSchema, pointingSummary, resolveTargetSpec, targetKindOf } = await import('../src/explain/cam.ts');
+    const { camSchema, pointingFromSums, resolveTargetSpec, targetKindOf } = await import('../src/explain/cam.ts');
     const p = ctx.params;
     const modelIn = ctx.inputs.model as UpstreamOutputs;
     const imagesIn = ctx.inputs.images as UpstreamOutputs;
@@ -188,7 +188,7 @@ export default {
       throw new Error(`every image failed; first: ${res.errors[0].item}: ${res.errors[0].message}`);
     }
     if (res.errors.length) ctx.log.warn(`${res.errors.length} image(s) failed (table cams_errors); first: ${res.errors[0].item}: ${res.errors[0].message}`);
-    const pointing = await pointingSummary(res.batches());
+    const pointing = pointingFromSums(res.totals);
     for (const [k, v] of Object.entries(pointing)) ctx.log.info(`pointing game ${k}: ${v.hits}/${v.total} = ${(100 * v.rate).toFixed(1)}%`);
 
     ctx.out.meta('backend', info.backend);
@@ -204,7 +204,7 @@ export default {
       const counts: Record<string, number> = {};
       for (const [k, v] of Object.entries(res.sums)) {
         if (k.startsWith('ms.')) per[k.slice(3)] = Math.round((v / res.computed) * 100) / 100;
-        else counts[k] = v;
+        else if (!k.startsWith('pointing.')) counts[k] = v;
       }
       ctx.timing('ms_per_image', per);
       ctx.out.meta('model_calls', { ...counts, images: res.computed });

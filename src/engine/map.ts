@@ -53,6 +53,8 @@ interface ChunkRecord {
   errors: { item: string; index: number; message: string }[];
   /** Per item of the chunk: wall ms, and the phases it reported (kept apart from the rows: they are not results). */
   times?: { ms: number; phases?: Record<string, number> }[];
+  /** The chunk's items' `sums` added up (so that MapResult.totals covers resumed chunks). */
+  sums?: Record<string, number>;
 }
 
 /** Per-item timings of a map table from its chunk records (resumed chunks included). */
@@ -91,6 +93,12 @@ export const errorsSchema = new Schema([
 ]);
 
 const TABLE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
+
+/** Adds each of `parts` into `into` key by key (keys in first-seen order); returns `into`. */
+function addSums(into: Record<string, number>, parts: readonly (Record<string, number> | undefined)[]): Record<string, number> {
+  for (const p of parts) for (const [key, v] of Object.entries(p ?? {})) into[key] = (into[key] ?? 0) + v;
+  return into;
+}
 
 async function writeAtomic(path: string, data: Uint8Array | string | Uint8Array[]): Promise<void> {
   const tmp = `${path}.tmp`;
@@ -327,6 +335,8 @@ export async function runMap<I>(opts: MapOptions<I>, env: MapEnv): Promise<MapRe
       errors: outcomes.flatMap((o) => (o.error ? [{ item: ids[o.index], index: o.index, message: o.error.message }] : [])),
       times: outcomes.map((o) => (o.phases ? { ms: o.ms, phases: o.phases } : { ms: o.ms })),
     };
+    const chunkSums = addSums({}, outcomes.map((o) => o.out?.sums));
+    if (Object.keys(chunkSums).length) rec.sums = chunkSums;
     await writeAtomic(join(dir, `${chunkName(lo)}.json`), JSON.stringify(rec));
     records.set(lo, rec);
     if (opts.fold && now() - lastSave >= (flushMs > 0 ? Math.max(flushMs, 20 * saveMs) : 0)) {
@@ -389,7 +399,7 @@ export async function runMap<I>(opts: MapOptions<I>, env: MapEnv): Promise<MapRe
             if (!env.writeFile) throw new StageError(env.stageId, `ctx.map '${opts.table}': item '${ids[o.index]}' returned files but nothing writes them`);
             await env.writeFile(f.rel, f.data);
           }
-          for (const [key, v] of Object.entries(o.out?.sums ?? {})) sums[key] = (sums[key] ?? 0) + v;
+          addSums(sums, [o.out?.sums]);
           if (o.error) {
             if (env.signal.aborted) throw abortError(env.signal);
             if (env.failOnItemError) throw new StageError(env.stageId, `item '${ids[o.index]}' (index ${o.index}): ${o.error.message} (fail_on_item_error is set)`, { cause: o.error.cause });
@@ -447,5 +457,6 @@ export async function runMap<I>(opts: MapOptions<I>, env: MapEnv): Promise<MapRe
     resumed,
     errors: itemErrors,
     sums,
+    totals: addSums({}, ordered.map(([, r]) => r.sums)),
   };
 }

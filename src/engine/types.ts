@@ -208,6 +208,8 @@ export interface MapResult {
   errors: ItemError[];
   /** Sums of the item module's per-item `sums` over the items computed in this execution. */
   sums: Record<string, number>;
+  /** The same sums over every item of the table, resumed chunks included (from their chunk records). */
+  totals: Record<string, number>;
 }
 
 export interface StageContext<P = any> {

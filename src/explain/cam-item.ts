@@ -1,10 +1,11 @@
 // The item module of the `cam` stage (executor contract: src/engine/executor.ts): `createCam` opens the model once per
 // worker (onnxruntime's intra-op threads as the executor splits them) and computes batches of images with computeCams;
-// overlays come back as files, model-call counts and phase times as sums (counts under their names, ms under `ms.`).
+// overlays come back as files; model-call counts, pointing-game counts and phase times as sums (counts under their
+// names, ms under `ms.`).
 import type { ItemOutput, ItemRunner, WorkerEnv } from '../engine/executor.ts';
 import type { DatasetItem } from '../data/index.ts';
 import type { ModelConfig } from '../model/index.ts';
-import { computeCams, type ComputeArgs } from './cam.ts';
+import { addPointing, computeCams, type ComputeArgs } from './cam.ts';
 
 export const url = import.meta.url;
 
@@ -23,6 +24,7 @@ export async function createCam(c: CamItemConfig, env: WorkerEnv): Promise<ItemR
     const rows = await computeCams({ ...c, model, items, indices, timing, counts, writeFile: async (rel, data) => void files.push({ rel, data }) });
     const sums: Record<string, number> = { ...counts };
     for (const [k, v] of Object.entries(timing)) sums[`ms.${k}`] = v;
+    addPointing(rows.flat(), sums);
     // the batch's files and sums go with its first item (they are written and summed alike)
     return rows.map((r, j) => (j === 0 ? { rows: r, files, sums } : { rows: r }));
   };

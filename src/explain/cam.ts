@@ -446,26 +446,24 @@ export interface PointingStats {
   rate: number;
 }
 
-/** Pointing game per `method@layer` over the rows with a ground-truth mask: is the cam's maximum inside the mask? */
-/** Pointing game per method@layer over the `cams` table, given as its record batches (read one at a time). */
-export async function pointingSummary(batches: AsyncIterable<Pick<Table, 'numRows' | 'getChild'>> | Iterable<Pick<Table, 'numRows' | 'getChild'>>): Promise<Record<string, PointingStats>> {
-  const out: Record<string, PointingStats> = {};
-  for await (const b of batches) countPointing(b, out);
-  for (const s of Object.values(out)) s.rate = s.total ? s.hits / s.total : 0;
-  return out;
+/** Adds the pointing game's counts of `rows` (cams rows) to `sums`: `pointing.<method>@<layer>.total` and `.hits`, over the rows with a ground-truth mask (is the cam's maximum inside it?). */
+export function addPointing(rows: readonly Record<string, unknown>[], sums: Record<string, number>): void {
+  for (const r of rows) {
+    if (r.in_mask === null || r.in_mask === undefined) continue;
+    const k = `pointing.${r.method}@${r.layer}`;
+    sums[`${k}.total`] = (sums[`${k}.total`] ?? 0) + 1;
+    sums[`${k}.hits`] = (sums[`${k}.hits`] ?? 0) + (r.in_mask ? 1 : 0);
+  }
 }
 
-function countPointing(table: Pick<Table, 'numRows' | 'getChild'>, out: Record<string, PointingStats>): void {
-  const method = table.getChild('method');
-  const layer = table.getChild('layer');
-  const inMask = table.getChild('in_mask');
-  if (!method || !layer || !inMask) return;
-  for (let i = 0; i < table.numRows; i++) {
-    const hit = inMask.get(i) as boolean | null;
-    if (hit === null) continue;
-    const k = `${method.get(i)}@${layer.get(i)}`;
-    const s = (out[k] ??= { hits: 0, total: 0, rate: 0 });
-    s.total++;
-    if (hit) s.hits++;
+/** The pointing game per method@layer from the stage's summed counts (addPointing's keys). */
+export function pointingFromSums(sums: Record<string, number>): Record<string, PointingStats> {
+  const out: Record<string, PointingStats> = {};
+  for (const [key, total] of Object.entries(sums)) {
+    const m = /^pointing\.(.+)\.total$/.exec(key);
+    if (!m) continue;
+    const hits = sums[`pointing.${m[1]}.hits`] ?? 0;
+    out[m[1]] = { hits, total, rate: total ? hits / total : 0 };
   }
+  return out;
 }

@@ -69,6 +69,25 @@ test('executor: an item module gives the same table, bad items, files and sums i
   }
 });
 
+test('totals: the items\' sums over the whole table, resumed chunks included (sums: this execution\'s items only)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'xai-totals-'));
+  try {
+    const opts = { table: 't', items: Array.from({ length: 11 }, (_, i) => i), id: (i: number) => `i${i}`, schema, chunkSize: 4, batchSize: 2, worker: { module: mod, factory: 'createSquare', config: { offset: 7 } } };
+    const env = { stageId: 's', dir, signal: new AbortController().signal, failOnItemError: false, progress: () => {}, writeTable: async () => {}, writeFile: async () => {}, stats: () => {} };
+    const first = await runMap(opts, env);
+    assert.equal(first.sums.n, 10);
+    assert.equal(first.totals.n, 10);
+    // the work dir still holds every chunk record: a second execution resumes them all and computes nothing
+    const again = await runMap(opts, env);
+    assert.equal(again.computed, 0);
+    assert.equal(again.resumed, 11);
+    assert.equal(again.sums.n, undefined);
+    assert.equal(again.totals.n, 10, 'counted from the chunk records');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('an intermediate map (output: false) is not written as an output; its rows are read batch by batch from the chunks', async () => {
   const out = await run(1);
   const mid = await run(1, 'createSquare', false);

@@ -11,6 +11,7 @@ import { dirname, join, resolve } from 'node:path';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
+import { tableFromIPC } from 'apache-arrow';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const bin = join(repo, 'bin', 'xai.mjs');
@@ -118,4 +119,7 @@ stages:
   console.log(`# pointing game gradcam@layer3: ${pg.hits}/${pg.total} = ${(100 * pg.rate).toFixed(1)}%`);
   assert.equal(pg.total, 100);
   assert.ok(pg.rate >= 0.8, `pointing game ${pg.hits}/${pg.total}`);
+  // the stage counts it as the items are computed (chunk sums); the table's in_mask column gives the same count
+  const inMask = tableFromIPC(readFileSync(join(dir, 'artifacts/p/cams', m.tables.cams.file))).getChild('in_mask')!;
+  assert.equal(pg.hits, Array.from({ length: inMask.length }, (_, i) => inMask.get(i)).filter((x) => x === true).length);
 });
