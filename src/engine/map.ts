@@ -9,7 +9,7 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { open, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Field, Int32, Schema, Utf8, type Table } from 'apache-arrow';
+import { Field, Int32, Schema, Utf8, type RecordBatch, type Table } from 'apache-arrow';
 import { concatTables, readArrowBatches, readArrowFile, tableFromRows, tableToBytes } from '../arrow/io.ts';
 import { StageError, errorMessage } from './errors.ts';
 import { sha256 } from './fingerprint.ts';
@@ -31,7 +31,7 @@ export interface MapEnv {
    * Writes a table from parts read one at a time (streamed into one file; the whole table is never in memory) and
    * returns the written file's path. Absent (tests): the parts are concatenated and passed to writeTable.
    */
-  writeTableParts?(name: string, schema: Schema, parts: Iterable<Table>): Promise<string>;
+  writeTableParts?(name: string, schema: Schema, parts: Iterable<Table | RecordBatch> | AsyncIterable<Table | RecordBatch>): Promise<string>;
   /** Records per-table stats and item timings for the manifest. */
   stats(name: string, s: MapStats, timing?: ItemTiming): void;
   /** Writes a file of an item (relative output path), through the stage's output writer. */
@@ -93,6 +93,52 @@ export const errorsSchema = new Schema([
 ]);
 
 const TABLE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
+
+/**
+ * An async iterable fed by push (the map's commits) and drained by one consumer (the output writer); push waits while
+ * more than two items are queued, so a slow disk holds back the commits instead of filling memory. `end(error)` makes
+ * the consumer throw.
+ */
+function channel<T>(): AsyncIterable<T> & { push(x: T): Promise<void>; end(error?: unknown): void } {
+  const queue: T[] = [];
+  let ended = false;
+  let failure: unknown;
+  let wake: (() => void) | undefined;
+  let drained: (() => void) | undefined;
+  const poke = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  return {
+    async push(x) {
+      queue.push(x);
+      poke();
+      while (queue.length > 2 && !ended) await new Promise<void>((r) => (drained = r));
+      if (failure !== undefined) throw failure;
+    },
+    end(error) {
+      ended = true;
+      failure ??= error;
+      poke();
+      drained?.();
+    },
+    async *[Symbol.asyncIterator]() {
+      for (;;) {
+        if (failure !== undefined) throw failure;
+        if (queue.length) {
+          yield queue.shift()!;
+          const d = drained;
+          drained = undefined;
+          d?.();
+          continue;
+        }
+        if (ended) return;
+        await new Promise<void>((r) => (wake = r));
+      }
+    },
+  };
+}
 
 /** Adds each of `parts` into `into` key by key (keys in first-seen order); returns `into`. */
 function addSums(into: Record<string, number>, parts: readonly (Record<string, number> | undefined)[]): Record<string, number> {
@@ -305,6 +351,11 @@ export async function runMap<I>(opts: MapOptions<I>, env: MapEnv): Promise<MapRe
   const resumed = covered;
   env.progress(done, n, 'items');
 
+  // The output table: when no chunk was resumed, the chunks' batches go to the output as they are committed (in item
+  // order), so the finished table is never read back; otherwise the chunk files are streamed into it at the end.
+  let live: ReturnType<typeof channel<Table>> | undefined;
+  let liveWrite: Promise<string> | undefined;
+
   // A range of finished items: its files complete (flush), its rows written (one record batch per unit, so the final
   // table's batches do not depend on where chunks ended), then its record (= finished).
   const commit = async (outcomes: Outcome[]): Promise<void> => {
@@ -330,6 +381,7 @@ export async function runMap<I>(opts: MapOptions<I>, env: MapEnv): Promise<MapRe
       throw new StageError(env.stageId, `ctx.map '${opts.table}': ${errorMessage(e)}`);
     }
     await writeAtomic(join(dir, `${chunkName(lo)}.arrow`), tableToBytes(table));
+    if (live) await live.push(table);
     const rec: ChunkRecord = {
       ids: ids.slice(lo, lo + outcomes.length),
       errors: outcomes.flatMap((o) => (o.error ? [{ item: ids[o.index], index: o.index, message: o.error.message }] : [])),
@@ -392,6 +444,12 @@ export async function runMap<I>(opts: MapOptions<I>, env: MapEnv): Promise<MapRe
     };
     const unitOf = new Map(units.map((u, k) => [u[0], k]));
     const ex = await executor(opts, env, units.length);
+    if (opts.output !== false && env.writeTableParts && records.size === 0) {
+      const ch = (live = channel<Table>());
+      liveWrite = env.writeTableParts(opts.table, opts.schema, ch);
+      // a failed write fails the next commit with its error
+      liveWrite.catch((e) => ch.end(e));
+    }
     try {
       await schedule(units, ex, env, () => ready.size, 4 * Math.ceil(chunkSize / unitSize), async (outcomes) => {
         for (const o of outcomes) {
@@ -414,6 +472,10 @@ export async function runMap<I>(opts: MapOptions<I>, env: MapEnv): Promise<MapRe
       });
       committing = committing.then(() => advance(true));
       await committing;
+    } catch (e) {
+      live?.end(e);
+      await liveWrite?.catch(() => {});
+      throw e;
     } finally {
       await ex.close();
     }
@@ -426,13 +488,18 @@ export async function runMap<I>(opts: MapOptions<I>, env: MapEnv): Promise<MapRe
   const chunkFiles = ordered.map(([lo]) => join(dir, `${chunkName(lo)}.arrow`));
   let written: string | undefined;
   let whole: Table | undefined;
-  if (opts.output !== false) {
-    const parts = function* () {
-      for (const f of chunkFiles) yield readArrowFile(f); // one chunk in memory at a time
-    };
-    if (env.writeTableParts) written = await env.writeTableParts(opts.table, opts.schema, parts());
-    else {
-      whole = concatTables([...parts()], opts.schema);
+  if (live) {
+    live.end();
+    written = await liveWrite!;
+  } else if (opts.output !== false) {
+    if (env.writeTableParts) {
+      // one record batch in memory at a time
+      const batches = async function* () {
+        for (const f of chunkFiles) yield* readArrowBatches(f);
+      };
+      written = await env.writeTableParts(opts.table, opts.schema, batches());
+    } else {
+      whole = concatTables(chunkFiles.map((f) => readArrowFile(f)), opts.schema);
       await env.writeTable(opts.table, whole);
     }
   }

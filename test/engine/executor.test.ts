@@ -88,6 +88,38 @@ test('totals: the items\' sums over the whole table, resumed chunks included (su
   }
 });
 
+test('live output: without resumed chunks the committed batches stream into the output writer as they come; a failing writer fails the map', async () => {
+  for (const failAt of [-1, 0, 2]) {
+    const dir = mkdtempSync(join(tmpdir(), 'xai-live-'));
+    try {
+      const got: number[] = [];
+      let parts = 0;
+      const r = runMap(
+        { table: 't', items: Array.from({ length: 11 }, (_, i) => i), id: (i: number) => `i${i}`, schema, chunkSize: 4, flushMs: 1e9, batchSize: 2, worker: { module: mod, factory: 'createSquare', config: { offset: 7 } } },
+        {
+          stageId: 's', dir, signal: new AbortController().signal, failOnItemError: false, progress: () => {}, writeTable: async () => {}, writeFile: async () => {}, stats: () => {},
+          writeTableParts: async (_name, _schema, ps) => {
+            for await (const p of ps) {
+              if (parts++ === failAt) throw new Error('disk full');
+              const t = p as Table;
+              got.push(...t.toArray().map((x) => x.toJSON().v as number));
+            }
+            return join(dir, 'out.arrow');
+          },
+        },
+      );
+      if (failAt >= 0) await assert.rejects(r, /disk full/);
+      else {
+        await r;
+        assert.deepEqual(got, [0, 1, 2, 4, 5, 6, 7, 8, 9, 10].map((i) => i * i + 7));
+        assert.equal(parts, 3, 'one part per committed chunk (4 + 4 + 3 items)');
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+});
+
 test('an intermediate map (output: false) is not written as an output; its rows are read batch by batch from the chunks', async () => {
   const out = await run(1);
   const mid = await run(1, 'createSquare', false);
