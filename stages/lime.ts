@@ -274,14 +274,27 @@ export default {
 
     await segCursor.close();
 
-    // 3. the long weights table, derived from the explanations batch by batch
+    // 3. the long weights table, derived from the explanations batch by batch, and in the same pass the summary's
+    //    rows (the top label's row of each image)
     const { Table } = await import('apache-arrow');
     const weightsSegs = segCursor.again();
+    const wanted = ['samples', 'n_segments', 'score', 'gt_iou', 'gt_iou_chance'];
+    const acc = new Map(wanted.map((n) => [n, { sum: 0, n: 0 }])); // over the finite values
+    let images = 0;
     await ctx.out.tableParts(
       'weights',
       c.weightsSchema,
       (async function* () {
         for await (const b of res.batches()) {
+          const rank = b.getChild('rank')!;
+          for (let r = 0; r < b.numRows; r++) {
+            if (rank.get(r) !== 0) continue;
+            images++;
+            for (const [name, a] of acc) {
+              const x = b.getChild(name)!.get(r) as number | null;
+              if (x !== null && Number.isFinite(x)) ((a.sum += x), a.n++);
+            }
+          }
           const t = new Table(b);
           const maps = new Map<string, Int32Array | undefined>();
           const ids = t.getChild('id')!;
@@ -294,19 +307,13 @@ export default {
       })(),
     );
 
-    // summary (the top label's row of each image)
-    const rank0: Record<string, number | null>[] = [];
-    const wanted = ['samples', 'n_segments', 'score', 'gt_iou', 'gt_iou_chance'];
-    for await (const b of res.batches()) {
-      const rank = b.getChild('rank')!;
-      for (let r = 0; r < b.numRows; r++) if (rank.get(r) === 0) rank0.push(Object.fromEntries(wanted.map((n) => [n, b.getChild(n)!.get(r) as number | null])));
-    }
+    // summary
     const mean = (name: string) => {
-      const v = rank0.map((r) => r[name]).filter((x): x is number => x !== null && Number.isFinite(x));
-      return v.length ? Math.round((v.reduce((s, x) => s + x, 0) / v.length) * 1e4) / 1e4 : null;
+      const a = acc.get(name)!;
+      return a.n ? Math.round((a.sum / a.n) * 1e4) / 1e4 : null;
     };
     const summary: Record<string, Json> = {
-      images: rank0.length,
+      images,
       mean_samples: mean('samples'),
       mean_segments: mean('n_segments'),
       mean_score: mean('score'),
