@@ -39,11 +39,11 @@ const SPEC: InputSpec = {
   std: [0.229, 0.224, 0.225],
 };
 
-test('PNG encoder round-trips through sharp for 1–4 channels, adaptive and unfiltered', async () => {
+test('PNG encoder round-trips through sharp for 1–4 channels, adaptive, Paeth and unfiltered', async () => {
   for (const ch of [1, 2, 3, 4] as const) {
     const w = 13, h = 7;
     const data = new Uint8Array(w * h * ch).map((_, i) => (i * 37 + (i >> 3) * 11) % 256);
-    for (const filter of ['adaptive', 'none'] as const) {
+    for (const filter of ['adaptive', 'paeth', 'none'] as const) {
       const png = encodePngSync(data, w, h, ch, { filter });
       const meta = await sharp(Buffer.from(png)).metadata();
       assert.equal(meta.channels, ch);
