@@ -1,6 +1,6 @@
 // Stage `sanity-check`: the model-parameter randomisation test (Adebayo et al. 2018) for the CAMs of a cam stage —
 // the model's weighted layers re-initialised one more per step from the logits down, the CAMs recomputed with the
-// cam stage's settings, and compared with the originals (Spearman of |map| and map, SSIM). ONNX models only.
+// cam stage's settings, and compared with the originals (Spearman of |map| and map, SSIM). ONNX and TF.js models.
 // Orchestration: src/explain/sanity.ts; randomisation: src/model/onnx/randomise.ts; docs/evaluate.md.
 import type { StageDef, UpstreamOutputs } from '../src/engine/types.ts';
 import { ConfigError } from '../src/engine/errors.ts';
@@ -41,7 +41,7 @@ export default {
       columns: {
         explanation: 'method@layer of the cams table',
         step: 'how many weighted layers are randomised (1 = the logits layer)',
-        randomised: 'the layer randomised at this step (the deepest randomised so far): ONNX node name',
+        randomised: 'the layer randomised at this step (the deepest randomised so far): ONNX node name, TF.js layer or graph node name',
         spearman_abs: "Spearman's ρ of the absolute maps (original vs randomised) [-1, 1]",
         spearman: "Spearman's ρ of the signed maps (CAMs are ≥ 0: equal to spearman_abs) [-1, 1]",
         ssim: 'SSIM of the maps (skimage defaults, data range 1) [-1, 1]',
@@ -53,13 +53,12 @@ export default {
       columns: {
         explanation: 'method@layer of the cams table',
         step: 'how many weighted layers are randomised (1 = the logits layer)',
-        randomised: 'the layer randomised at this step (the deepest randomised so far): ONNX node name',
+        randomised: 'the layer randomised at this step (the deepest randomised so far): ONNX node name, TF.js layer or graph node name',
       },
     },
   },
   async run(ctx) {
     const { openDataset, refFromMeta } = await import('../src/data/index.ts');
-    const { inferFormat } = await import('../src/model/index.ts');
     const { tableFromRows } = await import('../src/arrow/io.ts');
     const { targetKindOf } = await import('../src/explain/cam.ts');
     const sn = await import('../src/explain/sanity.ts');
@@ -67,12 +66,6 @@ export default {
     const modelIn = ctx.inputs.model as UpstreamOutputs;
     const camsIn = ctx.inputs.cams as UpstreamOutputs;
     const config = modelIn.meta.config as unknown as import('../src/model/index.ts').ModelConfig;
-    const format = inferFormat(config, ctx.projectRoot);
-    if (format !== 'onnx') {
-      throw new ConfigError(`stage '${ctx.stageId}': the sanity check re-initialises ONNX initializers; model '${modelIn.stageId}' is ${format} (TF.js models are not supported)`, {
-        path: `stages.${ctx.stageId}.inputs.model`,
-      });
-    }
     const originals = sn.originalMaps(await camsIn.table('cams'), p.methods, p.layers);
     if (originals.length === 0) {
       throw new ConfigError(`no CAM of stage '${camsIn.stageId}' matches methods ${JSON.stringify(p.methods ?? 'all')} / layers ${JSON.stringify(p.layers ?? 'all')}`, {
@@ -92,7 +85,7 @@ export default {
     const index = new Map(ds.items.map((it, i) => [it.id, i]));
     const keep = new Set(items.map((it) => it.id));
     const { layers, file } = sn.cascadeLayers(config, ctx.projectRoot);
-    if (layers.length === 0) throw new ConfigError(`stage '${ctx.stageId}': ${file} has no weighted layer (Conv / Gemm / MatMul with a float initializer) to randomise`, { path: `stages.${ctx.stageId}.inputs.model` });
+    if (layers.length === 0) throw new ConfigError(`stage '${ctx.stageId}': ${file} has no weighted layer (convolution, dense or matrix product with float weights) to randomise`, { path: `stages.${ctx.stageId}.inputs.model` });
     const steps = Math.min(p.steps ?? layers.length, layers.length);
     ctx.log.info(`${file}: ${steps} of ${layers.length} weighted layers randomised one by one from the logits down; ${methods.join(', ')} at ${keys.join(' | ')} on ${items.length} images`);
     const stepMs: number[] = [];

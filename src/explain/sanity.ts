@@ -4,11 +4,11 @@
 // tensor, one seeded stream per layer), the CAMs of a cam stage are recomputed with the cam stage's own code
 // (src/explain/cam.ts computeCams, same methods, layers, targets and image fit) and compared with the original maps:
 // Spearman's ρ of the absolute and of the signed maps and SSIM (src/algo/evaluate/stats.ts). A method whose maps
-// depend on the model keeps falling in similarity as more layers are randomised. ONNX models only: the randomised
-// bytes are written to a temporary file outside the project (the user's model file is never written) and opened as
-// a fresh Model, one step at a time.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+// depend on the model keeps falling in similarity as more layers are randomised. ONNX and TF.js models
+// (src/model/tfjs/randomise.ts): each step's randomised model is written to a temporary directory outside the project
+// (the user's model files are never written) and opened as a fresh Model, one step at a time.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import os from 'node:os';
 import { Field, Float64, Int32, Schema, Utf8, type Table } from 'apache-arrow';
 import { summaryStatFields } from '../arrow/conventions.ts';
@@ -20,7 +20,8 @@ import { computeCams, type ComputeArgs } from './cam.ts';
 import { canonicalMethod } from '../algo/cam/methods.ts';
 import { parseOnnx } from '../model/onnx/graph.ts';
 import { randomisedModel, weightedLayers, type WeightedLayer } from '../model/onnx/randomise.ts';
-import { openModel, type ModelConfig } from '../model/index.ts';
+import { readTfjsWeights, tfjsWeightedLayers, writeRandomisedTfjs } from '../model/tfjs/randomise.ts';
+import { inferFormat, openModel, type ModelConfig } from '../model/index.ts';
 import { modelFilePath, portablePath } from '../model/config.ts';
 import type { DatasetItem } from '../data/index.ts';
 import type { RgbImage } from '../image/io.ts';
@@ -103,19 +104,45 @@ export interface CascadeArgs {
   onStep?(step: number, layer: string, ms: number): void;
 }
 
-/** The weighted layers of an ONNX model file, nearest the logits first. */
-export function cascadeLayers(config: ModelConfig, root: string): { layers: WeightedLayer[]; file: string } {
+/** A model's weighted layers (nearest the logits first) and a writer of its randomised copies. */
+interface Randomiser {
+  file: string;
+  layers: WeightedLayer[];
+  /** Writes the model with `layers` randomised into `dir`; returns the path to open. */
+  write(layers: readonly WeightedLayer[], normal: (layer: string) => () => number, dir: string): string;
+}
+
+function randomiser(config: ModelConfig, root: string): Randomiser {
   const abs = modelFilePath(config, root);
   const file = portablePath(abs, root);
-  return { layers: weightedLayers(parseOnnx(readFileSync(abs), file)), file };
+  if (inferFormat(config, root) === 'onnx') {
+    const proto = parseOnnx(readFileSync(abs), file);
+    return {
+      file,
+      layers: weightedLayers(proto),
+      write(layers, normal, dir) {
+        const path = join(dir, 'model.onnx');
+        writeFileSync(path, randomisedModel(proto, layers, normal, file));
+        return path;
+      },
+    };
+  }
+  const w = readTfjsWeights(abs, file);
+  return { file, layers: tfjsWeightedLayers(w), write: (layers, normal, dir) => writeRandomisedTfjs(w, layers, normal, dir) };
+}
+
+/** The weighted layers of an ONNX or TF.js model, nearest the logits first. */
+export function cascadeLayers(config: ModelConfig, root: string): { layers: WeightedLayer[]; file: string } {
+  const { layers, file } = randomiser(config, root);
+  return { layers, file };
 }
 
 /** Runs the cascade; one row per step × original map. */
 export async function cascade(a: CascadeArgs): Promise<Record<string, unknown>[]> {
   const abs = modelFilePath(a.config, a.root);
-  const file = portablePath(abs, a.root);
-  const proto = parseOnnx(readFileSync(abs), file);
-  const layers = weightedLayers(proto).slice(0, a.maxSteps ?? Infinity);
+  const rz = randomiser(a.config, a.root);
+  const layers = rz.layers.slice(0, a.maxSteps ?? Infinity);
+  const name = a.config.name ?? (/\.onnx$/i.test(abs) ? basename(abs).replace(/\.onnx$/i, '') : basename(dirname(abs)));
   const byImage = new Map<string, OriginalMap[]>();
   for (const o of a.originals) byImage.set(o.image, [...(byImage.get(o.image) ?? []), o]);
   const targets: number[] = [];
@@ -125,13 +152,13 @@ export async function cascade(a: CascadeArgs): Promise<Record<string, unknown>[]
   try {
     for (let s = 1; s <= layers.length; s++) {
       const t0 = performance.now();
-      const bytes = randomisedModel(proto, layers.slice(0, s), (name) => {
-        const rng = new Rng(imageSeed(a.seed, name));
+      const tmp = join(dir, `step${s}`);
+      mkdirSync(tmp);
+      const path = rz.write(layers.slice(0, s), (layer) => {
+        const rng = new Rng(imageSeed(a.seed, layer));
         return () => rng.normal();
-      }, file);
-      const tmp = join(dir, `step${s}.onnx`);
-      writeFileSync(tmp, bytes);
-      const model = await openModel({ ...a.config, name: a.config.name ?? basename(abs).replace(/\.onnx$/i, ''), path: tmp }, { root: a.root, fresh: true });
+      }, tmp);
+      const model = await openModel({ ...a.config, name, path }, { root: a.root, fresh: true });
       try {
         const { height: H, width: W } = model.info.input;
         for (let b = 0; b < a.items.length; b += a.batchSize) {
@@ -154,7 +181,7 @@ export async function cascade(a: CascadeArgs): Promise<Record<string, unknown>[]
         }
       } finally {
         await model.dispose();
-        rmSync(tmp, { force: true });
+        rmSync(tmp, { recursive: true, force: true });
       }
       a.onStep?.(s, layers[s - 1].name, performance.now() - t0);
     }
