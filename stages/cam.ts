@@ -199,15 +199,14 @@ export default {
     ctx.out.meta('input_size', [H, W]);
     ctx.out.meta('images', items.length);
     ctx.out.meta('pointing_game', pointing as unknown as Json);
+    // model calls over the whole table (resumed chunks included: the meta of a resumed run equals an uninterrupted one's)
+    const counts: Record<string, number> = {};
+    for (const [k, v] of Object.entries(res.totals)) if (!k.startsWith('ms.') && !k.startsWith('pointing.')) counts[k] = v;
+    ctx.out.meta('model_calls', { ...counts, images: res.computed + res.resumed });
     if (res.computed > 0) {
       const per: Record<string, number> = {};
-      const counts: Record<string, number> = {};
-      for (const [k, v] of Object.entries(res.sums)) {
-        if (k.startsWith('ms.')) per[k.slice(3)] = Math.round((v / res.computed) * 100) / 100;
-        else if (!k.startsWith('pointing.')) counts[k] = v;
-      }
+      for (const [k, v] of Object.entries(res.sums)) if (k.startsWith('ms.')) per[k.slice(3)] = Math.round((v / res.computed) * 100) / 100;
       ctx.timing('ms_per_image', per);
-      ctx.out.meta('model_calls', { ...counts, images: res.computed });
     }
   },
 } satisfies StageDef<CamParams>;
