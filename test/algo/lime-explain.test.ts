@@ -89,7 +89,7 @@ test('per-sample preprocessing (non-pixelwise path) gives the same explanation a
 test("num_samples 'auto' stops once the top-k set is stable, below the cap, and reports what it used", async () => {
   const exp = await explainInstance({
     image, segments, classifierFn: makeClassifier(), preprocess: spec, labels: [1], top_labels: null, num_samples: 'auto',
-    batch_size: 25, random_state: 2, auto: { k: 1, max_samples: 3000, step: 50 },
+    batch_size: 25, random_state: 2, auto: { k: 1, max_samples: 3000, step: 50, rule: 'ztest' },
   });
   assert.ok(exp.auto);
   assert.equal(exp.auto!.stopped, 'stable');
