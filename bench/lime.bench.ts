@@ -265,8 +265,9 @@ const AUTO_SETTINGS: { name: string; auto: AutoSamplesOptions }[] = [
 /**
  * Per image, a REF-sample reference run (random_state 0, top label, hide_color 128); fixed runs of n samples (every 50
  * up to REF) and 'auto' runs are prefixes of the same sample stream, so they are replayed from the reference's
- * classifier outputs, on a 1 × p image with one pixel per superpixel (an explanation depends only on the data matrix,
- * its kernel weights and the classifier outputs; checked against the live model on the first image). Mask:
+ * classifier outputs; the fixed runs on a 1 × p image with one pixel per superpixel (a fixed run's explanation depends
+ * only on the data matrix, its kernel weights and the classifier outputs; checked against the live model on the first
+ * image), the 'auto' runs on the image (the 'mask' rule weighs superpixels by their areas). Mask:
  * get_image_and_mask defaults (the first 5 positive superpixels), IoU with the reference's mask in pixels (superpixel
  * areas). The fixed counts' mean IoU curve gives, by linear interpolation, the count that reaches auto's mean IoU.
  * Also reported: each image's settle point (the first n after which its mask equals the reference's at every count),
@@ -325,8 +326,11 @@ async function autoVsFixed(tag: string, what: string, cases: (() => Promise<Auto
     let g = grid.length - 1;
     while (g > 0 && curve[g - 1] === 1) g--;
     settle.push(grid[g]);
+    // 'auto' on the image itself: the 'mask' rule weighs superpixels by their pixel areas
     for (const [t, s] of AUTO_SETTINGS.entries()) {
-      const e = await explainInstance({ ...common, ...tiny, classifierFn: replay(), num_samples: 'auto', auto: { max_samples: REF, ...s.auto } });
+      const e = await explainInstance({
+        ...common, image: c.rgb, segments: c.segments, preprocess: c.preprocess, classifierFn: replay(), num_samples: 'auto', auto: { max_samples: REF, ...s.auto },
+      });
       auto[t].samples += e.samples / cases.length;
       auto[t].iou += iouOf(e) / cases.length;
       auto[t].per.push(e.samples);
