@@ -5,9 +5,9 @@
 // (σ̂² = Σ wᵢ rᵢ² / (n − p − 1), the weights read as precision weights; conservative for α > 0):
 //
 // rule 'mask' (default): the selected segments are stable with a stated confidence. The mask is what
-//   get_image_and_mask shows by default: the first k superpixels with β > 0 in the |β|-sorted list. With β* ~ N(β̂, Cov(β̂))
-//   (`draws` draws from a fixed seeded stream), the expected pixel IoU between the mask of β̂ and the mask of β*
-//   estimates the IoU between the current mask and the mask of the limit (n → ∞) explanation (β* − β̂ has the
+//   get_image_and_mask shows by default: the first k superpixels with β > 0 in the |β|-sorted list. With
+//   β* ~ N(β̂, Cov(β̂)) (`draws` draws from a fixed seeded stream), the expected pixel IoU between the mask of β̂
+//   and the mask of β* estimates the IoU between the current mask and the mask of the limit (n → ∞) explanation (β* − β̂ has the
 //   sampling distribution of β̂ − β). The checkpoint is stable for that label when that expected IoU ≥ `target`
 //   (default 0.9). Sampling stops after `consecutive` (default 2) stable checkpoints in a row for all labels, or at
 //   the cap. (On the demo and a random-weight ResNet-18 it spends fewer samples than 'ztest' at equal mask IoU:
