@@ -4,6 +4,7 @@ import { explainInstance, labelExplanation, type ImageExplanation } from '../../
 import { getImageAndMask } from '../../src/algo/lime/mask.ts';
 import { normalizeToNCHW } from '../../src/algo/lime/perturb.ts';
 import { Rng } from '../../src/algo/lime/rng.ts';
+import { limeMaskSegments } from '../../src/algo/lime/auto.ts';
 import type { RgbImage } from '../../src/algo/lime/image.ts';
 
 // 32×32 image, 4×4 grid of 8×8 superpixels (ids 0..15), textured so the fudged (mean) image differs from it
@@ -88,7 +89,7 @@ test('per-sample preprocessing (non-pixelwise path) gives the same explanation a
 test("num_samples 'auto' stops once the top-k set is stable, below the cap, and reports what it used", async () => {
   const exp = await explainInstance({
     image, segments, classifierFn: makeClassifier(), preprocess: spec, labels: [1], top_labels: null, num_samples: 'auto',
-    batch_size: 25, random_state: 2, auto: { k: 1, max_samples: 3000, step: 50 },
+    batch_size: 25, random_state: 2, auto: { k: 1, max_samples: 3000, step: 50, rule: 'ztest' },
   });
   assert.ok(exp.auto);
   assert.equal(exp.auto!.stopped, 'stable');
@@ -123,6 +124,22 @@ test("num_samples 'auto' with rule 'mask' stops once the expected mask IoU reach
   assert.equal(flat.auto!.stopped, 'cap');
   assert.equal(flat.samples, 400);
   await assert.rejects(explainInstance({ ...base, classifierFn: makeClassifier(), auto: { rule: 'nope' as never } }), /auto\.rule/);
+});
+
+test("the 'mask' rule's mask is get_image_and_mask's: the first k POSITIVE superpixels of the |w|-sorted list", () => {
+  // |w| order: 0 (−0.9), 3 (−0.8), 1 (0.5), 4 (0.3), 5 (0.2), 2 (0.1); lime keeps w > 0 first, then takes 2 → {1, 4}
+  // (taking the top 2 by |w| and then the positive ones would give the empty mask)
+  const beta = [-0.9, 0.5, 0.1, -0.8, 0.3, 0.2];
+  assert.deepEqual([...limeMaskSegments(beta, 2)], [0, 1, 0, 0, 1, 0]);
+  // ties in |w| keep the lower index (a stable sort), as lime's sorted(..., key=abs, reverse=True)
+  assert.deepEqual([...limeMaskSegments([0.2, -0.3, 0.2, 0.2], 2)], [1, 0, 1, 0]);
+  // the same segments as getImageAndMask (mask.ts) on an explanation with these weights, one pixel per segment
+  const order = beta.map((_, i) => i).sort((a, b) => Math.abs(beta[b]) - Math.abs(beta[a]) || a - b);
+  const exp = {
+    image: { data: new Uint8Array(18), height: 1, width: 6 }, segments: Int32Array.from([0, 1, 2, 3, 4, 5]), nSegments: 6, height: 1, width: 6,
+    labels: [0], explanations: [{ label: 0, intercept: 0, weights: order.map((s) => ({ segment: s, weight: beta[s] })), score: 1, local_pred: 0, prob: 1, used_features: order }],
+  } as unknown as ImageExplanation;
+  for (const k of [1, 2, 3, 5]) assert.deepEqual([...limeMaskSegments(beta, k)], [...getImageAndMask(exp, 0, { num_features: k }).mask]);
 });
 
 test('default segmentation is lime\'s quickshift(4, 200, 0.2) with a seed drawn from random_state', async () => {

@@ -167,12 +167,20 @@ export class MaskedLaplaceSolver {
     this.gaussSeidel(l, false);
   }
 
+  /** z ≈ A⁻¹ r by one V-cycle (the preconditioner; channel-major node vectors). */
+  precondition(r: Float64Array, z: Float64Array): void {
+    const f = this.levels[0], C = this.C, m = f.m, G = f.e.length / C;
+    f.rhs.set(r);
+    this.vcycle(0);
+    for (let c = 0; c < C; c++) for (let u = 0; u < m; u++) z[c * m + u] = f.e[c * G + f.pos[u]];
+  }
+
   /**
    * Solves A x = b (channel-major: x[c·m + u]) to a relative residual ‖b − A x‖ ≤ tol·‖b‖ per channel; `x` holds
    * the start (zeros, or a warm start) and receives the solution. Returns the number of iterations.
    */
   solve(b: Float64Array, x: Float64Array, tol: number, maxIter: number): number {
-    const C = this.C, f = this.levels[0], m = f.m, N = m * C, G = f.e.length / C;
+    const C = this.C, f = this.levels[0], m = f.m, N = m * C;
     if (m === 0) return 0;
     const r = new Float64Array(N), p = new Float64Array(N), ap = new Float64Array(N), z = new Float64Array(N);
     const grid = new Float64Array(f.e.length);
@@ -181,11 +189,7 @@ export class MaskedLaplaceSolver {
       for (let i = c * m, e = i + m; i < e; i++) s += a[i] * bb[i];
       return s;
     };
-    const precondition = () => {
-      f.rhs.set(r);
-      this.vcycle(0);
-      for (let c = 0; c < C; c++) for (let u = 0; u < m; u++) z[c * m + u] = f.e[c * G + f.pos[u]];
-    };
+    const precondition = () => this.precondition(r, z);
     this.toGrid(f, x, grid);
     this.apply(f, grid, ap);
     for (let i = 0; i < N; i++) r[i] = b[i] - ap[i];

@@ -67,7 +67,7 @@ export function roadKeepMasks(cam: ArrayLike<number>, pcts: readonly number[], o
  */
 export function noisyLinearImpute(
   img: Float32Array, C: number, H: number, W: number, keep: Uint8Array,
-  o: { noise?: number; normal?: () => number; tol?: number; maxIter?: number } = {},
+  o: { noise?: number; normal?: () => number; tol?: number; maxIter?: number; stats?: { iterations: number } } = {},
 ): Float32Array {
   const n = H * W;
   if (img.length !== C * n || keep.length !== n) throw new RangeError(`noisyLinearImpute: image ${img.length}, mask ${keep.length}, expected ${C}·${H}·${W}`);
@@ -90,7 +90,8 @@ export function noisyLinearImpute(
     }
   }
   const x = new Float64Array(m * C);
-  solver.solve(b, x, o.tol ?? 1e-6, o.maxIter ?? 1000);
+  const iterations = solver.solve(b, x, o.tol ?? 1e-6, o.maxIter ?? 1000);
+  if (o.stats) o.stats.iterations = iterations;
   const noise = o.noise ?? ROAD_NOISE;
   if (noise !== 0 && !o.normal) throw new RangeError('noisyLinearImpute: noise ≠ 0 needs a normal() source');
   for (let c = 0; c < C; c++) {

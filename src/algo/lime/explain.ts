@@ -289,7 +289,7 @@ export async function explainInstance(opts: ExplainOptions): Promise<ImageExplan
         labelsToExplain = [...ls];
       }
       if (auto) {
-        const rule = autoOpts.rule ?? 'ztest';
+        const rule = autoOpts.rule ?? 'mask';
         if (!AUTO_RULES.includes(rule)) throw new RangeError(`auto.rule: unknown '${String(rule)}' (${AUTO_RULES.join(', ')})`);
         let mask: { areas: Float64Array; target: number; draws: number } | null = null;
         if (rule === 'mask') {

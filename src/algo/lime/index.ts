@@ -19,5 +19,5 @@ export { selectFeatures, forwardSelection, highestWeights, lassoPathSelection, F
 export type { FeatureSelection } from './select.ts';
 export { larsPath } from './lars.ts';
 export type { LarsPath, LarsOptions } from './lars.ts';
-export { StabilityMonitor, normalQuantile } from './auto.ts';
+export { StabilityMonitor, normalQuantile, limeMaskSegments } from './auto.ts';
 export type { AutoSamplesOptions, Checkpoint, LabelCheck } from './auto.ts';
