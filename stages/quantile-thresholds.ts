@@ -42,13 +42,12 @@ export default {
   },
   async run(ctx) {
     const { Field, Float64, Int32, Schema, Utf8 } = await import('apache-arrow');
-    const { serialize, deserialize } = await import('node:v8');
     const { tableFromRows } = await import('../src/arrow/io.ts');
     const { TopQuantile } = await import('../src/algo/dissect/index.ts');
     const { openDataset, refFromMeta } = await import('../src/data/index.ts');
     const io = await import('../src/explain/dissect/store.ts');
     const { passItems, openPassReader } = await import('../src/explain/dissect/forward.ts');
-    const { QuantileJob } = await import('../src/explain/dissect/quantile-job.ts');
+    const { QuantileJob, encodeCheckpoint, decodeCheckpoint } = await import('../src/explain/dissect/quantile-job.ts');
     const { quantile: q, memoryMB } = ctx.params;
     const up = ctx.inputs.activations;
     const source = io.featureSource(up);
@@ -126,13 +125,13 @@ export default {
     };
     const items = passes.flatMap((_, p) => passItems(up, source, order).map((it) => ({ ...it, pass: p })));
     const fold = {
-      save: async () => [serialize({ pass: cur, good, failed, th, states: pool ? await pool.snapshot() : [job!.state()] })],
+      save: async () => encodeCheckpoint({ pass: cur, good, failed, th }, (pool ? await pool.snapshot() : [job!.state()]) as import('../src/algo/dissect/quantile.ts').TopQuantileState[][]),
       load: (bytes: Uint8Array) => {
-        const st = deserialize(bytes) as { pass: number; good: number; failed: typeof failed; th: Float64Array[]; states: import('../src/algo/dissect/quantile.ts').TopQuantileState[][] };
+        const { meta: st, states } = decodeCheckpoint<{ pass: number; good: number; failed: typeof failed; th: Float64Array[] }>(bytes);
         st.th.forEach((t, li) => th[li].set(t));
         failed = st.failed;
-        nWorkers = st.states.length; // the states are split as the checkpointed run split them
-        restored = { pass: st.pass, good: st.good, states: st.states };
+        nWorkers = states.length; // the states are split as the checkpointed run split them
+        restored = { pass: st.pass, good: st.good, states };
       },
     };
     /** Ends the current pass (or the checkpointed one, when nothing ran since the resume). */

@@ -100,7 +100,10 @@ export class TopQuantile {
     const { lo } = percentileIndex(total, q);
     this.k = total - lo;
     const cap = Math.max(2 * this.k, 16);
-    this.bufs = Array.from({ length: units }, () => new Float32Array(cap));
+    // one allocation for all units (views per unit): a large block is mapped from and returned to the OS as a whole, so
+    // it does not stay resident after the selection (per-unit buffers below malloc's mmap threshold could)
+    const all = new Float32Array(units * cap);
+    this.bufs = Array.from({ length: units }, (_, u) => all.subarray(u * cap, (u + 1) * cap));
     this.fill = new Int32Array(units);
     this.cutoff = new Float64Array(units).fill(-Infinity);
     this.seen = new Float64Array(units);

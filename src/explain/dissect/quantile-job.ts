@@ -2,6 +2,7 @@
 // holds unit groups of one or more layers (as many as fit the memory budget); each job keeps the exact TopQuantile
 // selection of its own unit range of every group, fed the parts of the pass's layers. Units are independent, so any
 // split gives the thresholds of one pass.
+import { deserialize, serialize } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { TopQuantile, type TopQuantileState } from '../../algo/dissect/quantile.ts';
 import type { Part } from './store.ts';
@@ -31,6 +32,40 @@ export function addPart(tq: TopQuantile, pt: Part, units: number, hw: number, u0
   for (let b = 0; b < pt.images.length; b++) {
     for (let u = u0; u < u1; u++) tq.addUnitValuesMax(u - u0, pt.maps, (b * units + u) * hw, hw, pt.maxima[b * units + u]);
   }
+}
+
+/**
+ * A checkpoint of the selections with other (small) fields: `meta` and the states' counters through v8 serialize, the
+ * kept values as raw float32 chunks after it (not copied again: they are most of the bytes, up to the buffers' size).
+ */
+export function encodeCheckpoint(meta: object, states: TopQuantileState[][]): Uint8Array[] {
+  const values: Uint8Array[] = [];
+  const small = states.map((job) =>
+    job.map((t) => {
+      values.push(new Uint8Array(t.values.buffer, t.values.byteOffset, t.values.byteLength));
+      return { fill: t.fill, cutoff: t.cutoff, seen: t.seen, values: t.values.length };
+    }),
+  );
+  const head = serialize({ meta, states: small });
+  const len = new Uint8Array(4);
+  new DataView(len.buffer).setUint32(0, head.byteLength, true);
+  return [len, head, ...values];
+}
+
+/** The `meta` and states of an `encodeCheckpoint`. */
+export function decodeCheckpoint<M>(bytes: Uint8Array): { meta: M; states: TopQuantileState[][] } {
+  const n = new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true);
+  const head = deserialize(bytes.subarray(4, 4 + n)) as { meta: M; states: (Omit<TopQuantileState, 'values'> & { values: number })[][] };
+  let o = 4 + n;
+  const states = head.states.map((job) =>
+    job.map((t) => {
+      const values = new Float32Array(t.values);
+      new Uint8Array(values.buffer).set(bytes.subarray(o, (o += values.byteLength))); // copied: o need not be aligned
+      return { ...t, values };
+    }),
+  );
+  if (o !== bytes.byteLength) throw new Error(`selection checkpoint: ${bytes.byteLength} bytes, expected ${o}`);
+  return { meta: head.meta, states };
 }
 
 /** Job `me`'s selections of a pass. */
@@ -76,8 +111,12 @@ if (parentPort && init?.xaiQuantile) {
       else if (m.type === 'part') {
         job!.add(m.parts);
         port.postMessage({ type: 'done', k: m.k });
-      } else if (m.type === 'snapshot') port.postMessage({ type: 'snapshot', state: job!.state() });
-      else {
+      } else if (m.type === 'snapshot') {
+        // moved, not copied: the state's arrays are fresh copies of the selection (its kept values: up to the selection
+        // buffers' size), so the main thread holds them once
+        const state = job!.state();
+        port.postMessage({ type: 'snapshot', state }, state.flatMap((t) => [t.fill.buffer, t.cutoff.buffer, t.seen.buffer, t.values.buffer] as ArrayBuffer[]));
+      } else {
         const results = job!.thresholds(m.images);
         port.postMessage({ type: 'results', results }, results.map((r) => r.buffer as ArrayBuffer));
       }

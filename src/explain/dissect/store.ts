@@ -155,22 +155,30 @@ export interface Part {
  * makes the maximum NaN (quantile-thresholds then scans the map and reports it).
  */
 export function mapMaxima(values: Float32Array | Uint16Array, rows: number, hw: number, out = new Float32Array(rows)): Float32Array {
-  const lut = values instanceof Uint16Array ? halfTable() : undefined;
-  for (let r = 0; r < rows; r++) {
+  // one loop per element type, so each stays monomorphic (this runs over every recomputed or stored map)
+  return values instanceof Uint16Array ? maximaHalf(values, halfTable(), rows, hw, out) : maxima32(values, rows, hw, out);
+}
+
+function maxima32(values: Float32Array, rows: number, hw: number, out: Float32Array): Float32Array {
+  for (let r = 0, o = 0; r < rows; r++, o += hw) {
     let m = -Infinity;
-    const o = r * hw;
-    if (lut) {
-      for (let j = o; j < o + hw; j++) {
-        const v = lut[values[j]];
-        if (v > m) m = v;
-        else if (v !== v) m = NaN;
-      }
-    } else {
-      for (let j = o; j < o + hw; j++) {
-        const v = values[j];
-        if (v > m) m = v;
-        else if (v !== v) m = NaN;
-      }
+    for (let j = o, e = o + hw; j < e; j++) {
+      const v = values[j];
+      if (v > m) m = v;
+      else if (v !== v) m = NaN;
+    }
+    out[r] = m;
+  }
+  return out;
+}
+
+function maximaHalf(values: Uint16Array, lut: Float32Array, rows: number, hw: number, out: Float32Array): Float32Array {
+  for (let r = 0, o = 0; r < rows; r++, o += hw) {
+    let m = -Infinity;
+    for (let j = o, e = o + hw; j < e; j++) {
+      const v = lut[values[j]];
+      if (v > m) m = v;
+      else if (v !== v) m = NaN;
     }
     out[r] = m;
   }
