@@ -210,3 +210,19 @@ test("num_samples 'auto' does not depend on the classifier batch size (it stops 
     assert.deepEqual(x.auto!.checkpoints, a.auto!.checkpoints);
   }
 });
+
+test('the perturbation batch buffers are reused across explanations (no new allocation per image); results unchanged', async () => {
+  const seen: ArrayBufferLike[][] = [[], []];
+  const run = async (k: number) => {
+    const inner = makeClassifier();
+    return explainInstance({
+      image, segments, preprocess: spec, labels: [1], top_labels: null, num_samples: 60, batch_size: 20, random_state: 4,
+      classifierFn: (b: Float32Array, n: number) => (seen[k].push(b.buffer), inner(b, n)),
+    });
+  };
+  const a = await run(0);
+  const b = await run(1);
+  assert.equal(seen[0].length, 3);
+  assert.deepEqual(new Set(seen[1]), new Set(seen[0]), 'the second explanation gets the first one\'s buffers');
+  assert.deepEqual(b.explanations, a.explanations);
+});
