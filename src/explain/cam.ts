@@ -402,7 +402,7 @@ export async function computeCams(a: ComputeArgs): Promise<Record<string, unknow
           let overlay: string | null = null;
           if (a.overlay.enabled) {
             overlay = overlayName(m, layerKey, item.id, a.indices[b], lists[b].length > 1 ? cls : undefined);
-            const png = encodePng(showCamOnImage(rgbs[b].data, H, W, cam, a.overlay.imageWeight), W, H, 3, { level: 1, filter: 'paeth' });
+            const png = encodePng(showCamOnImage(rgbs[b].data, H, W, cam, a.overlay.imageWeight), W, H, 3, { level: 1, filter: 'paeth', strategy: 'rle' });
             png.catch(() => {}); // awaited below, in order; a failure is not "unhandled" meanwhile
             overlays.push({ name: overlay, png });
           }

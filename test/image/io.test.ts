@@ -39,12 +39,12 @@ const SPEC: InputSpec = {
   std: [0.229, 0.224, 0.225],
 };
 
-test('PNG encoder round-trips through sharp for 1–4 channels, adaptive, Paeth and unfiltered', async () => {
+test('PNG encoder round-trips through sharp for 1–4 channels, adaptive, Paeth (zlib default and RLE) and unfiltered', async () => {
   for (const ch of [1, 2, 3, 4] as const) {
     const w = 13, h = 7;
     const data = new Uint8Array(w * h * ch).map((_, i) => (i * 37 + (i >> 3) * 11) % 256);
-    for (const filter of ['adaptive', 'paeth', 'none'] as const) {
-      const png = encodePngSync(data, w, h, ch, { filter });
+    for (const [filter, strategy] of [['adaptive', 'default'], ['paeth', 'default'], ['paeth', 'rle'], ['none', 'default']] as const) {
+      const png = encodePngSync(data, w, h, ch, { filter, strategy });
       const meta = await sharp(Buffer.from(png)).metadata();
       assert.equal(meta.channels, ch);
       // sharp outputs grey as 3 equal bands (+ alpha): compare the grey band and the alpha
@@ -56,8 +56,8 @@ test('PNG encoder round-trips through sharp for 1–4 channels, adaptive, Paeth 
           if (ch === 2) got[i * ch + 1] = back[i * info.channels + 3];
         } else got.set(back.subarray(i * ch, i * ch + ch), i * ch);
       }
-      assert.deepEqual(got, data, `channels ${ch} filter ${filter}`);
-      assert.deepEqual(encodePngSync(data, w, h, ch, { filter }), png, 'deterministic bytes');
+      assert.deepEqual(got, data, `channels ${ch} filter ${filter} strategy ${strategy}`);
+      assert.deepEqual(encodePngSync(data, w, h, ch, { filter, strategy }), png, 'deterministic bytes');
     }
   }
   assert.throws(() => encodePngSync(new Uint8Array(5), 2, 2, 1), /expected 4/);
