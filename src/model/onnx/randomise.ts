@@ -19,6 +19,17 @@ export interface WeightedLayer {
   tensors: string[];
 }
 
+/** `v`'s replacement: draws from N(0, σ²), σ the population standard deviation of `v` (zeros stay zeros). */
+export function redrawn(v: Float32Array, draw: () => number): Float32Array {
+  let mean = 0;
+  for (const x of v) mean += x;
+  mean /= v.length || 1;
+  let ss = 0;
+  for (const x of v) ss += (x - mean) ** 2;
+  const sd = Math.sqrt(ss / (v.length || 1));
+  return Float32Array.from(v, () => sd * draw());
+}
+
 /** Float values of an initializer (float_data or little-endian raw_data). */
 function floatValues(t: OnnxTensorProto, file: string): Float32Array {
   if (t.dataLocation === 1 || (t.externalData?.length ?? 0) > 0) throw new ConfigError(`${file}: initializer '${t.name}' keeps its data in an external file; the sanity check needs the weights inside the .onnx file`);
@@ -55,14 +66,7 @@ export function randomisedModel(m: OnnxModelProto, layers: readonly WeightedLaye
     const draw = normal(l.name);
     for (const name of l.tensors) {
       const t = inits.get(name)!;
-      const v = floatValues(t, file);
-      let mean = 0;
-      for (const x of v) mean += x;
-      mean /= v.length || 1;
-      let ss = 0;
-      for (const x of v) ss += (x - mean) ** 2;
-      const sd = Math.sqrt(ss / (v.length || 1));
-      replace.set(name, tensorProto(name, Float32Array.from(v, () => sd * draw()), (t.dims ?? []).map(Number)));
+      replace.set(name, tensorProto(name, redrawn(floatValues(t, file), draw), (t.dims ?? []).map(Number)));
     }
   }
   const g = m.graph!;

@@ -11,7 +11,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ConfigError } from '../../engine/errors.ts';
-import type { WeightedLayer } from '../onnx/randomise.ts';
+import { redrawn, type WeightedLayer } from '../onnx/randomise.ts';
 
 interface Spec {
   name: string;
@@ -131,14 +131,7 @@ export function writeRandomisedTfjs(w: TfjsWeights, layers: readonly WeightedLay
       const n = w.specs[i].shape.reduce((a, x) => a * x, 1);
       const start = w.offsets[i];
       const v = new Float32Array(data.slice(start, start + 4 * n).buffer); // a copy: offsets after a bool weight are unaligned
-      let mean = 0;
-      for (const x of v) mean += x;
-      mean /= n || 1;
-      let ss = 0;
-      for (const x of v) ss += (x - mean) ** 2;
-      const sd = Math.sqrt(ss / (n || 1));
-      for (let k = 0; k < n; k++) v[k] = sd * draw();
-      data.set(new Uint8Array(v.buffer), start);
+      data.set(new Uint8Array(redrawn(v, draw).buffer), start);
     }
   }
   writeFileSync(join(dir, 'weights.bin'), data);
