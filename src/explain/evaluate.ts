@@ -14,7 +14,7 @@ import {
   BASELINES, ROAD_NOISE, ROAD_PERCENTILES, baselineImage, curveImages, noisyLinearImpute, roadKeepMasks, saliencyOrder, stepCounts, trapezoidAuc,
   type Baseline,
 } from '../algo/evaluate/index.ts';
-import { summarize } from '../algo/compare/index.ts';
+import { summaryColumns } from '../algo/compare/index.ts';
 import { Rng } from '../algo/lime/rng.ts';
 import { imageSeed } from './lime.ts';
 import { canonicalMethod } from '../algo/cam/methods.ts';
@@ -81,7 +81,6 @@ export function summaryRows(perImage: Table): Record<string, unknown>[] {
   const expl = perImage.getChild('explanation')!;
   const names = [...new Set(Array.from({ length: perImage.numRows }, (_, r) => expl.get(r) as string))];
   const rows: Record<string, unknown>[] = [];
-  const nn = (x: number) => (Number.isNaN(x) ? null : x);
   for (const name of names) {
     for (const metric of SCORE_COLUMNS) {
       const col = perImage.getChild(metric)!;
@@ -91,8 +90,7 @@ export function summaryRows(perImage: Table): Record<string, unknown>[] {
         if (expl.get(r) === name && x !== null) v.push(x);
       }
       if (v.length === 0) continue;
-      const s = summarize(v);
-      rows.push({ explanation: name, metric, n: s.n, mean: nn(s.mean), median: nn(s.median), std: nn(s.std), min: nn(s.min), max: nn(s.max) });
+      rows.push({ explanation: name, metric, ...summaryColumns(v) });
     }
   }
   return rows;

@@ -7,7 +7,7 @@
 import { Field, Float64, Int32, Schema, Utf8 } from 'apache-arrow';
 import { summaryStatFields } from '../arrow/conventions.ts';
 import { meanPairwiseJaccard, meanPairwiseTopKKendall, r2Spread } from '../algo/evaluate/stability.ts';
-import { summarize } from '../algo/compare/index.ts';
+import { summarize, summaryColumns } from '../algo/compare/index.ts';
 import { explainItem, type ItemContext, type LimeParams } from './lime.ts';
 import type { Model } from '../model/types.ts';
 
@@ -61,9 +61,5 @@ export async function stabilityOfImage(p: LimeParams, model: Model, it: ItemCont
 
 /** One row per metric over the images: n, mean, median, std, min, max (nulls left out). */
 export function summaryRows(rows: readonly Record<string, unknown>[]): Record<string, unknown>[] {
-  const nn = (x: number) => (Number.isNaN(x) ? null : x);
-  return STABILITY_METRICS.map((metric) => {
-    const s = summarize(rows.map((r) => r[metric] as number | null).filter((x): x is number => x !== null));
-    return { metric, n: s.n, mean: nn(s.mean), median: nn(s.median), std: nn(s.std), min: nn(s.min), max: nn(s.max) };
-  });
+  return STABILITY_METRICS.map((metric) => ({ metric, ...summaryColumns(rows.map((r) => r[metric] as number | null).filter((x): x is number => x !== null)) }));
 }

@@ -13,7 +13,7 @@ import os from 'node:os';
 import { Field, Float64, Int32, Schema, Utf8, type Table } from 'apache-arrow';
 import { summaryStatFields } from '../arrow/conventions.ts';
 import { spearman, ssim } from '../algo/evaluate/stats.ts';
-import { summarize } from '../algo/compare/index.ts';
+import { summaryColumns } from '../algo/compare/index.ts';
 import { Rng } from '../algo/lime/rng.ts';
 import { imageSeed } from './lime.ts';
 import { computeCams, type ComputeArgs } from './cam.ts';
@@ -199,12 +199,10 @@ export function summaryRows(rows: readonly Record<string, unknown>[]): Record<st
     groups.set(k, [...(groups.get(k) ?? []), r]);
   }
   const out: Record<string, unknown>[] = [];
-  const nn = (x: number) => (Number.isNaN(x) ? null : x);
   for (const g of groups.values()) {
     for (const metric of SANITY_METRICS) {
       const v = g.map((r) => r[metric] as number | null).filter((x): x is number => x !== null);
-      const s = summarize(v);
-      out.push({ explanation: g[0].explanation, step: g[0].step, randomised: g[0].randomised, metric, n: s.n, mean: nn(s.mean), median: nn(s.median), std: nn(s.std), min: nn(s.min), max: nn(s.max) });
+      out.push({ explanation: g[0].explanation, step: g[0].step, randomised: g[0].randomised, metric, ...summaryColumns(v) });
     }
   }
   return out;

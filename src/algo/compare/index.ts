@@ -216,6 +216,13 @@ export interface Summary {
   max: number;
 }
 
+/** summarize() as a summary table's columns (summaryStatFields in src/arrow/conventions.ts): NaN → null. */
+export function summaryColumns(values: ArrayLike<number>): { n: number; mean: number | null; median: number | null; std: number | null; min: number | null; max: number | null } {
+  const s = summarize(values);
+  const nn = (x: number) => (Number.isNaN(x) ? null : x);
+  return { n: s.n, mean: nn(s.mean), median: nn(s.median), std: nn(s.std), min: nn(s.min), max: nn(s.max) };
+}
+
 /** Summary statistics; NaN values are left out (n counts the rest); all fields NaN when nothing is left. */
 export function summarize(values: ArrayLike<number>): Summary {
   const v: number[] = [];
