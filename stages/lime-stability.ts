@@ -54,20 +54,15 @@ export default {
     const { openDataset, refFromMeta, loadItemRgb } = await import('../src/data/index.ts');
     const { tableFromRows } = await import('../src/arrow/io.ts');
     const st = await import('../src/explain/lime-stability.ts');
+    const { segmentsAt } = await import('../src/explain/lime.ts');
     const p = ctx.params;
     const limeIn = ctx.inputs.lime as UpstreamOutputs;
     const lp = limeIn.params as unknown as import('../src/explain/lime.ts').LimeParams;
     const model = await openUpstreamModel(ctx.inputs.model as UpstreamOutputs, ctx.projectRoot);
     const { height: H, width: W } = model.info.input;
     const sg = await limeIn.table('segments');
-    const segs = new Map<string, { segments: Int32Array; nSegments: number; randomSeed: number }>();
-    for (let r = 0; r < sg.numRows; r++) {
-      segs.set(sg.getChild('id')!.get(r) as string, {
-        segments: Int32Array.from((sg.getChild('segments')!.get(r) as { toArray(): Int32Array }).toArray()),
-        nSegments: sg.getChild('n_segments')!.get(r) as number,
-        randomSeed: sg.getChild('random_seed')!.get(r) as number,
-      });
-    }
+    const segs = new Map<string, ReturnType<typeof segmentsAt>>();
+    for (let r = 0; r < sg.numRows; r++) segs.set(sg.getChild('id')!.get(r) as string, segmentsAt(sg, r));
     const imagesIn = ctx.inputs.images as UpstreamOutputs;
     const ds = await openDataset(refFromMeta(imagesIn.meta, imagesIn.stageId), { baseDir: ctx.projectRoot });
     let items = ds.items.filter((it) => segs.has(it.id));

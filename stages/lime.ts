@@ -253,12 +253,7 @@ export default {
       worker: { module: item, factory: 'createSegments', config },
     });
     // segment maps are read from the table on demand, one record batch at a time, in item order (bounded memory)
-    const segAt = (at: { batch: import('apache-arrow').RecordBatch; row: number } | undefined) =>
-      at && {
-        segments: Int32Array.from((at.batch.getChild('segments')!.get(at.row) as { toArray(): Int32Array }).toArray()),
-        nSegments: at.batch.getChild('n_segments')!.get(at.row) as number,
-        randomSeed: at.batch.getChild('random_seed')!.get(at.row) as number,
-      };
+    const segAt = (at: { batch: import('apache-arrow').RecordBatch; row: number } | undefined) => at && c.segmentsAt(at.batch, at.row);
     const segCursor = await BatchCursor.over(() => segRes.batches(), 'id');
 
     // 2. explanations (one row per image × label)

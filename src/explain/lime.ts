@@ -271,6 +271,15 @@ export interface ItemContext {
   seg: { segments: Int32Array; nSegments: number; randomSeed: number };
 }
 
+/** Row `row` of a `segments` table (or one of its record batches) as an item's segment map. */
+export function segmentsAt(t: Pick<Table, 'getChild'>, row: number): ItemContext['seg'] {
+  return {
+    segments: Int32Array.from((t.getChild('segments')!.get(row) as { toArray(): Int32Array }).toArray()),
+    nSegments: t.getChild('n_segments')!.get(row) as number,
+    randomSeed: t.getChild('random_seed')!.get(row) as number,
+  };
+}
+
 /**
  * Explains one image; returns its `explanations` rows (one per explained label, lime's order) and overlay files. Phase
  * times (perturbation_prediction, fit) go to `time` — apart from the rows, which are results and reproducible.
