@@ -1,10 +1,10 @@
 // Builds what a stage's run(ctx) receives: upstream outputs (read from their manifests), the output writer into
 // the work dir, the logger, progress and ctx.map.
 import { mkdirSync, rmSync } from 'node:fs';
-import { open, rename, writeFile, type FileHandle } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize, resolve } from 'node:path';
 import type { RecordBatch, Schema, Table } from 'apache-arrow';
 import { StageError } from './errors.ts';
+import { writeAtomic, writeChunks } from './atomic.ts';
 import { MANIFEST, type CacheEntry, type ItemTiming, type MapStats } from './cache.ts';
 import type { EventBus } from './events.ts';
 import type { Json, Logger, MapOptions, OutputWriter, StageContext, UpstreamMeta, UpstreamOutputs } from './types.ts';
@@ -39,40 +39,6 @@ function safeRel(stageId: string, rel: string): string {
   return n;
 }
 
-/** Writes `data` in order at the file position (writev in groups, short writes completed), without concatenating. */
-async function writeChunks(fh: FileHandle, data: readonly Uint8Array[]): Promise<void> {
-  for (let i = 0; i < data.length; i += 512) {
-    const group = data.slice(i, i + 512);
-    let { bytesWritten: done } = await fh.writev(group as Uint8Array[]);
-    // a short write (rare for regular files): the rest chunk by chunk
-    for (const c of group) {
-      if (done >= c.byteLength) {
-        done -= c.byteLength;
-        continue;
-      }
-      let off = done;
-      done = 0;
-      while (off < c.byteLength) off += (await fh.write(c, off, c.byteLength - off)).bytesWritten;
-    }
-  }
-}
-
-async function writeAtomic(path: string, data: Uint8Array | string | readonly Uint8Array[] | ((fh: FileHandle) => Promise<void>)): Promise<void> {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
-  if (typeof data === 'string' || data instanceof Uint8Array) await writeFile(tmp, data);
-  else {
-    // chunks written in order without concatenating them first, or a writer streaming into the file
-    const fh = await open(tmp, 'w');
-    try {
-      if (typeof data === 'function') await data(fh);
-      else await writeChunks(fh, data);
-    } finally {
-      await fh.close();
-    }
-  }
-  await rename(tmp, path);
-}
 
 export interface Collected {
   tables: Record<string, { file: string; rows: number }>;

@@ -7,11 +7,11 @@
 // final table is streamed from the chunks in order (one record batch per unit, so its bytes do not depend on where the
 // chunks ended), identical to an uninterrupted run's.
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { open, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Field, Int32, Schema, Utf8, type RecordBatch, type Table } from 'apache-arrow';
 import { concatTables, readArrowBatches, readArrowFile, tableFromRows, tableToBytes } from '../arrow/io.ts';
 import { StageError, errorMessage } from './errors.ts';
+import { writeAtomic } from './atomic.ts';
 import { sha256 } from './fingerprint.ts';
 import type { ItemTiming, MapStats } from './cache.ts';
 import { factoryOf, runUnit, type ItemRunner, type Outcome } from './executor.ts';
@@ -144,21 +144,6 @@ function channel<T>(): AsyncIterable<T> & { push(x: T): Promise<void>; end(error
 function addSums(into: Record<string, number>, parts: readonly (Record<string, number> | undefined)[]): Record<string, number> {
   for (const p of parts) for (const [key, v] of Object.entries(p ?? {})) into[key] = (into[key] ?? 0) + v;
   return into;
-}
-
-async function writeAtomic(path: string, data: Uint8Array | string | Uint8Array[]): Promise<void> {
-  const tmp = `${path}.tmp`;
-  if (Array.isArray(data)) {
-    const fh = await open(tmp, 'w');
-    try {
-      for (const c of data) {
-        for (let off = 0; off < c.byteLength; ) off += (await fh.write(c, off, c.byteLength - off)).bytesWritten;
-      }
-    } finally {
-      await fh.close();
-    }
-  } else await writeFile(tmp, data);
-  await rename(tmp, path);
 }
 
 function abortError(signal: AbortSignal): Error {
